@@ -1,0 +1,1 @@
+"""framesieve: index camera footage frame by frame and query it by visual tags."""
