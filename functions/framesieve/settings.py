@@ -63,6 +63,8 @@ class Settings:
     max_redirects: int = 5
     default_videos_quota: int = 1000
     default_hours_quota: float = 100.0
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 100
     # AWS backend
     aws_table_prefix: str = "framesieve"
     aws_blob_bucket: str = ""
@@ -101,6 +103,8 @@ class Settings:
             max_redirects=_env_int("MAX_REDIRECTS", 5),
             default_videos_quota=_env_int("DEFAULT_VIDEOS_QUOTA", 1000),
             default_hours_quota=_env_float("DEFAULT_HOURS_QUOTA", 100.0),
+            rate_limit_per_second=_env_float("RATE_LIMIT_PER_SECOND", 20.0),
+            rate_limit_burst=_env_int("RATE_LIMIT_BURST", 100),
             aws_table_prefix=_env("AWS_TABLE_PREFIX", "framesieve"),
             aws_blob_bucket=_env("AWS_BLOB_BUCKET", ""),
             aws_export_bucket=_env("AWS_EXPORT_BUCKET", ""),

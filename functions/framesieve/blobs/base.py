@@ -9,6 +9,10 @@ and ``StorageError`` for a backend failure.
 from __future__ import annotations
 
 import abc
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -48,3 +52,18 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def storage_uri(self, key: str) -> str:
         """The object's address in the backend (``s3://...`` or ``file://...``)."""
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """Yield a local file with the object's bytes, removed afterwards.
+
+        Decoders need a seekable file; a store whose objects already are
+        local files yields the file itself and copies nothing.
+        """
+        workdir = Path(tempfile.mkdtemp(prefix="framesieve-"))
+        try:
+            path = workdir / "object"
+            self.download_file(key, path)
+            yield path
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -8,6 +8,7 @@ folder, so a link cannot be altered to reach another key or live longer.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -16,6 +17,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from framesieve.blobs.base import BlobStore
@@ -101,6 +103,13 @@ class LocalBlobStore(BlobStore):
             shutil.copyfile(source, path)
         except OSError as exc:
             raise StorageError(f"could not copy blob {key!r}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        path = self.path_for(key)
+        if not path.is_file():
+            raise RecordNotFound(f"blob {key!r} not found")
+        yield path
 
     def exists(self, key: str) -> bool:
         return self.path_for(key).is_file()

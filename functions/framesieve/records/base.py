@@ -11,7 +11,7 @@ rows or items.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 
 
@@ -119,6 +119,27 @@ class Export:
     reason: str = ""
 
 
+# Fields that identify a record or back a uniqueness rule; ``update_job`` and
+# ``update_export`` reject changes to them.
+JOB_FIXED_FIELDS = frozenset({"job_id", "project_id", "customer_id", "video_name", "created_at"})
+EXPORT_FIXED_FIELDS = frozenset({"export_id", "project_id", "customer_id", "name", "created_at"})
+
+
+def check_changes(record_type: type, changes: dict[str, object], fixed: frozenset[str]) -> None:
+    """Raise ``ValueError`` for no changes, or a change to an unknown or fixed field of ``record_type``."""
+    if not changes:
+        raise ValueError(f"no changes given for {record_type.__name__}")
+
+    known = {item.name for item in fields(record_type)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise ValueError(f"{record_type.__name__} has no fields {unknown}")
+
+    locked = sorted(set(changes) & fixed)
+    if locked:
+        raise ValueError(f"{record_type.__name__} fields {locked} cannot change after creation")
+
+
 class RecordStore(abc.ABC):
     """Persistence for every record the API and the pipeline keep."""
 
@@ -163,7 +184,11 @@ class RecordStore(abc.ABC):
 
     @abc.abstractmethod
     def delete_tag(self, project_id: str, name: str) -> None:
-        ...
+        """Store the tag with ``deleted`` set, creating it if absent.
+
+        A marker rather than a removal, so a built-in tag, which has no stored
+        record, can be deleted too; ``list_tags`` returns markers as well.
+        """
 
     @abc.abstractmethod
     def list_tags(self, project_id: str) -> list[Tag]:
@@ -208,9 +233,21 @@ class RecordStore(abc.ABC):
     ) -> Job:
         """Apply ``changes`` if the job's status is one of ``expected``.
 
+        ``updated_at`` is set to the current time unless ``changes`` sets it.
+        Changing a field of ``JOB_FIXED_FIELDS`` raises ``ValueError``.
         Returns the updated job. Raises ``TransitionRejected`` when the status
         differs, so a retried pipeline step cannot move a job backwards.
         """
+
+    def add_job_frames(self, job_id: str, frames: int) -> None:
+        """Add ``frames`` to the job's ``frames_done`` progress counter.
+
+        Segments finish concurrently, so adapters override this with an
+        atomic increment; this fallback reads and writes and may lose a count
+        under contention, which only affects the progress figure.
+        """
+        job = self.get_job(job_id)
+        self.update_job(job_id, None, frames_done=job.frames_done + frames)
 
     # Exports
     @abc.abstractmethod

@@ -1,0 +1,5 @@
+"""Chalice entry point: ``chalice local`` and ``chalice package`` look for ``app`` here."""
+
+from framesieve.api import app
+
+__all__ = ["app"]

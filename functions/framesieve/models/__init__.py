@@ -1,0 +1,1 @@
+"""Pre-trained detectors on onnxruntime and the change-detection cascade in front of them."""

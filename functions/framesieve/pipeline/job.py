@@ -1,0 +1,235 @@
+"""The steps that turn a pushed video into an indexed, queryable one.
+
+fetch_video -> probe_and_plan -> process_segment (one per segment, in
+parallel) -> merge_segments -> finalize_job, and fail_job when any step
+raises. Each step reads the job record, so a retried or resumed step sees
+the job's current state; status moves only forward through conditional
+updates.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from framesieve import keys, runtime
+from framesieve.errors import FramesieveError, RecordNotFound, TransitionRejected, VideoError
+from framesieve.fetch import FetchPolicy, fetch_to_file
+from framesieve.records.base import Job, JobStatus
+from framesieve.segment import encode_jpeg
+from framesieve.segment import process_segment as tag_segment
+from framesieve.video import Segment, VideoInfo, plan_segments, probe_video
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = [JobStatus.QUEUED, JobStatus.PROCESSING]
+
+
+def _job(job_id: str) -> Job:
+    return runtime.current().records.get_job(job_id)
+
+
+def _require_processing(job: Job) -> None:
+    if job.status != JobStatus.PROCESSING:
+        raise TransitionRejected(f"job {job.job_id} is {job.status.value}, not processing; step skipped")
+
+
+def fetch_video(event: dict) -> dict:
+    """Download the video from its URL into blob storage, streaming."""
+    current = runtime.current()
+    job = current.records.update_job(
+        event["job_id"], ACTIVE, status=JobStatus.PROCESSING, updated_at=time.time(), reason=""
+    )
+    logger.info("job stage=fetch job=%s video=%s", job.job_id, job.video_name)
+
+    video_key = keys.transit_video(job.customer_id, job.project_id, job.job_id)
+    with tempfile.TemporaryDirectory(prefix="framesieve-fetch-") as workdir:
+        path = Path(workdir) / "video"
+        result = fetch_to_file(job.video_url, path, FetchPolicy.from_settings(current.settings))
+        current.blobs.put_file(video_key, path)
+
+    current.records.update_job(job.job_id, [JobStatus.PROCESSING], size_bytes=result.size_bytes, updated_at=time.time())
+    return {"job_id": job.job_id, "video_key": video_key, "size_bytes": result.size_bytes}
+
+
+def probe_and_plan(event: dict) -> dict:
+    """Check that the file is a decodable video and cut it into segments."""
+    current = runtime.current()
+    job = _job(event["job_id"])
+    _require_processing(job)
+    logger.info("job stage=probe job=%s video=%s", job.job_id, job.video_name)
+
+    with current.blobs.local_copy(event["video_key"]) as path:
+        info = probe_video(path)
+    segments = plan_segments(info, current.settings.segment_frames)
+
+    current.records.update_job(
+        job.job_id, [JobStatus.PROCESSING], duration_seconds=info.duration_seconds, updated_at=time.time()
+    )
+    logger.info("job planned job=%s segments=%d fps=%.3f", job.job_id, len(segments), info.fps)
+    return {
+        "job_id": job.job_id,
+        "video_key": event["video_key"],
+        "info": info.to_dict(),
+        "segments": [segment.to_dict() for segment in segments],
+        "needs_gpu": False,
+    }
+
+
+def process_segment(event: dict) -> dict:
+    """Decode one segment, tag every frame, store frames and a Parquet part."""
+    current = runtime.current()
+    job = _job(event["job_id"])
+    _require_processing(job)
+    segment = Segment.from_dict(event["segment"])
+    VideoInfo.from_dict(event["info"])
+
+    def frame_key(frame_number: int) -> str:
+        return keys.frame_image(job.customer_id, job.project_id, job.job_id, frame_number)
+
+    write_frame = None
+    if job.can_store:
+        quality = current.settings.jpeg_quality
+
+        def write_frame(frame_number, image) -> None:
+            current.blobs.put_bytes(frame_key(frame_number), encode_jpeg(image, quality), "image/jpeg")
+
+    with current.blobs.local_copy(event["video_key"]) as path:
+        result = tag_segment(path, segment, write_frame, queue_size=current.settings.frame_queue_size)
+
+    for row in result.rows:
+        row["frame_key"] = frame_key(row["frame_number"]) if job.can_store else ""
+
+    part_key = keys.segment_part(job.customer_id, job.project_id, job.job_id, segment.index)
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(result.rows), buffer)
+    current.blobs.put_bytes(part_key, buffer.getvalue())
+
+    current.records.add_job_frames(job.job_id, result.frames)
+    logger.info("job segment done job=%s segment=%d frames=%d", job.job_id, segment.index, result.frames)
+    return {"job_id": job.job_id, "segment_index": segment.index, "frames": result.frames, "part_key": part_key}
+
+
+def merge_segments(event: dict) -> dict:
+    """Join the segment parts into the video's frame index and JSON manifest."""
+    current = runtime.current()
+    job = _job(event["job_id"])
+    _require_processing(job)
+    parts = sorted(event["parts"], key=lambda part: part["segment_index"])
+
+    tables = []
+    expected_next = 0
+    for part in parts:
+        if part["frames"] == 0:
+            continue
+        table = pq.read_table(io.BytesIO(current.blobs.get_bytes(part["part_key"])))
+        numbers = table.column("frame_number").to_numpy()
+        if int(numbers[0]) != expected_next:
+            raise VideoError(
+                f"segment {part['segment_index']} starts at frame {int(numbers[0])}, expected {expected_next}; "
+                "the video could not be split reliably"
+            )
+        expected_next = int(numbers[-1]) + 1
+        tables.append(table)
+
+    if not tables:
+        raise VideoError("no frame of the video could be decoded")
+
+    index = pa.concat_tables(tables, promote_options="default")
+    index_key = keys.frame_index(job.customer_id, job.project_id, job.job_id)
+    buffer = io.BytesIO()
+    pq.write_table(index, buffer)
+    current.blobs.put_bytes(index_key, buffer.getvalue())
+
+    manifest_key = keys.frame_manifest(job.customer_id, job.project_id, job.job_id)
+    _write_frame_manifest(current.blobs, manifest_key, job, index)
+
+    logger.info("job stage=merge job=%s frames=%d", job.job_id, index.num_rows)
+    return {
+        "job_id": job.job_id,
+        "frame_count": index.num_rows,
+        "index_key": index_key,
+        "manifest_key": manifest_key,
+    }
+
+
+def _write_frame_manifest(blobs, key: str, job: Job, index: pa.Table) -> None:
+    with tempfile.TemporaryDirectory(prefix="framesieve-manifest-") as workdir:
+        path = Path(workdir) / "frames.json"
+        with open(path, "w", encoding="utf-8") as handle:
+            header = {"job_id": job.job_id, "video_name": job.video_name, "video_url": job.video_url}
+            handle.write(json.dumps(header)[:-1] + ', "frames": [')
+            first = True
+            for batch in index.to_batches(max_chunksize=4096):
+                for row in batch.to_pylist():
+                    handle.write("\n" if first else ",\n")
+                    handle.write(json.dumps(row))
+                    first = False
+            handle.write(f'\n], "frame_count": {index.num_rows}}}\n')
+        blobs.put_file(key, path, content_type="application/json")
+
+
+def finalize_job(event: dict) -> dict:
+    """Publish the video to queries and release what the job no longer needs."""
+    current = runtime.current()
+    job = current.records.update_job(
+        event["job_id"],
+        [JobStatus.PROCESSING],
+        status=JobStatus.FINISHED,
+        frame_count=event["frame_count"],
+        frames_done=event["frame_count"],
+        index_key=event["index_key"],
+        manifest_key=event["manifest_key"],
+        updated_at=time.time(),
+    )
+    current.records.use_hours(job.customer_id, job.duration_seconds / 3600.0)
+    _remove_scratch(job)
+    logger.info("job finished job=%s video=%s frames=%d", job.job_id, job.video_name, job.frame_count)
+    return {"job_id": job.job_id, "status": JobStatus.FINISHED.value}
+
+
+def _remove_scratch(job: Job) -> None:
+    blobs = runtime.current().blobs
+    blobs.delete_prefix(keys.transit_video(job.customer_id, job.project_id, job.job_id).rsplit("/", 1)[0])
+    blobs.delete_prefix(f"{keys.video_prefix(job.customer_id, job.project_id, job.job_id)}/parts")
+
+
+def failure_reason(error: object) -> str:
+    """A person-readable reason from an exception or a Step Functions error object."""
+    if isinstance(error, FramesieveError):
+        return error.description
+    if isinstance(error, BaseException):
+        return f"internal error while processing the video ({type(error).__name__}: {error})"
+    if isinstance(error, dict):
+        cause = error.get("Cause", "")
+        try:
+            parsed = json.loads(cause)
+            return str(parsed.get("errorMessage") or parsed.get("StatusReason") or cause)
+        except (TypeError, ValueError):
+            return str(cause or error.get("Error") or "unknown error")
+    return str(error)
+
+
+def fail_job(event: dict) -> dict:
+    """End the job ``failed`` with a reason and remove what it half-wrote."""
+    current = runtime.current()
+    reason = failure_reason(event.get("error", "unknown error"))
+    try:
+        job = current.records.update_job(
+            event["job_id"], ACTIVE, status=JobStatus.FAILED, reason=reason, updated_at=time.time()
+        )
+    except (TransitionRejected, RecordNotFound) as exc:
+        logger.warning("job not marked failed job=%s: %s", event.get("job_id"), exc)
+        return {"job_id": event.get("job_id"), "status": "unchanged"}
+
+    _remove_scratch(job)
+    current.blobs.delete_prefix(keys.video_prefix(job.customer_id, job.project_id, job.job_id))
+    logger.info("job failed job=%s video=%s reason=%s", job.job_id, job.video_name, reason)
+    return {"job_id": job.job_id, "status": JobStatus.FAILED.value}

@@ -1,0 +1,124 @@
+"""Projects and their tags: init_project, get_projects, add/get/delete_tags."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from framesieve.errors import BadRequest, Conflict, NotFound, RecordExists
+from framesieve.names import MAX_TAGS_PER_REQUEST, validate_name
+from framesieve.records.base import Project, Tag
+from framesieve.service.context import Context, Params
+from framesieve.tags import project_tags
+
+logger = logging.getLogger(__name__)
+
+
+def init_project(ctx: Context, params: Params) -> dict:
+    name = validate_name("project_name", params.get("project_name"))
+    project = Project(
+        project_id=str(uuid.uuid4()),
+        customer_id=ctx.key.customer_id,
+        project_name=name,
+        created_at=time.time(),
+    )
+    try:
+        ctx.records.create_project(project)
+    except RecordExists:
+        raise Conflict(f"project {name!r} already exists") from None
+
+    logger.info("project created project=%s id=%s", name, project.project_id)
+    return {"description": f"Created project {name}", "project_id": project.project_id}
+
+
+def get_projects(ctx: Context, params: Params) -> dict:
+    projects = ctx.records.list_projects(ctx.key.customer_id)
+    key = ctx.key
+    return {
+        "description": "successful",
+        "projects": [project.project_name for project in projects],
+        "customer_info": {
+            "API-Key": ctx.raw_key,
+            "can_set": key.can_set,
+            "can_store": key.can_store,
+            "name": key.name,
+            "videos_left": key.videos_left,
+            "hours_left": round(key.hours_left, 4),
+        },
+    }
+
+
+def _tag_list(params: Params) -> list:
+    tags = params.get("tags")
+    if not isinstance(tags, list):
+        raise BadRequest("tags must be a list")
+    if not tags:
+        raise BadRequest("tags must not be empty")
+    if len(tags) > MAX_TAGS_PER_REQUEST:
+        raise BadRequest(f"at most {MAX_TAGS_PER_REQUEST} tags per request, got {len(tags)}")
+    return tags
+
+
+def add_tags(ctx: Context, params: Params) -> dict:
+    project = ctx.project(params)
+    now = time.time()
+    new_tags: list[Tag] = []
+
+    # Validate every entry before storing any, so a bad entry stores nothing.
+    for position, entry in enumerate(_tag_list(params)):
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, dict):
+            raise BadRequest(f"tags[{position}] must be an object with name and description")
+        name = validate_name("tag_name", entry.get("name"), label=f"tags[{position}].name")
+        description = entry.get("description", "")
+        if not isinstance(description, str):
+            raise BadRequest(f"tags[{position}].description must be a string")
+        if len(description) > 1024:
+            raise BadRequest(f"tags[{position}].description is longer than 1024 characters")
+        new_tags.append(Tag(project_id=project.project_id, name=name, description=description, created_at=now))
+
+    for tag in new_tags:
+        ctx.records.put_tag(tag)
+    logger.info("tags added project=%s tags=%s", project.project_name, [tag.name for tag in new_tags])
+    return {"description": "Pushed tags"}
+
+
+def get_tags(ctx: Context, params: Params) -> dict:
+    project = ctx.project(params)
+    return {
+        "description": "Successful",
+        "tag_status": {
+            "project_name": project.project_name,
+            "tags": [tag.to_response() for tag in project_tags(ctx.records, project.project_id)],
+        },
+    }
+
+
+def delete_tags(ctx: Context, params: Params) -> dict:
+    project = ctx.project(params)
+    names = []
+    for position, entry in enumerate(_tag_list(params)):
+        if isinstance(entry, dict):
+            entry = entry.get("name")
+        names.append(validate_name("tag_name", entry, label=f"tags[{position}]"))
+
+    visible = {tag.name: tag for tag in project_tags(ctx.records, project.project_id)}
+    missing = [name for name in names if name not in visible]
+    if missing:
+        raise NotFound(f"tags not found in project {project.project_name!r}: {', '.join(missing)}")
+
+    deleted = []
+    now = time.time()
+    for name in dict.fromkeys(names):
+        tag = visible[name]
+        if tag.computed:
+            # Built-in values stay in the index; the marker only hides them.
+            ctx.records.put_tag(Tag(project.project_id, name, tag.description, now, deleted=True))
+        else:
+            ctx.records.delete_tag(project.project_id, name)
+        deleted.append({"name": name, "description": tag.description})
+
+    logger.info("tags deleted project=%s tags=%s", project.project_name, names)
+    return {"description": "successful", "tags": deleted}

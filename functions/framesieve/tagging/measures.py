@@ -1,0 +1,91 @@
+"""Image-quality statistics on 8-bit greyscale images, each a standard measure from the literature.
+
+Every function takes a 2-D ``uint8`` array (Rec. 601 luma, as
+``cv2.COLOR_BGR2GRAY`` produces) and returns plain floats, so the
+thresholds in :mod:`framesieve.tagging.builtin` read in grey levels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+# Immerkær, "Fast Noise Variance Estimation", CVIU 64(2), 1996: the
+# difference of two Laplacians, which cancels image structure up to
+# second order and leaves the noise.
+_IMMERKAER_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+
+# Below this variance (grey levels squared) an image is flat, and a focus
+# ratio would divide noise by noise.
+_MIN_VARIANCE = 25.0
+
+
+def luminance_histogram(grey: np.ndarray) -> np.ndarray:
+    """256-bin histogram, normalised to sum to 1."""
+    hist = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel()
+    return hist / max(float(hist.sum()), 1.0)
+
+
+def percentile_from_histogram(hist: np.ndarray, fraction: float) -> float:
+    """The grey level below which ``fraction`` of the pixels lie."""
+    cumulative = np.cumsum(hist)
+    return float(np.searchsorted(cumulative, fraction))
+
+
+def saturated_fraction(hist: np.ndarray, level: int = 250) -> float:
+    """Fraction of pixels at or above ``level``: clipped highlights."""
+    return float(hist[level:].sum())
+
+
+def rms_contrast(grey: np.ndarray) -> float:
+    """Standard deviation of the grey levels (RMS contrast, in grey levels)."""
+    _, std = cv2.meanStdDev(grey)
+    return float(std[0, 0])
+
+
+def focus_ratio(grey: np.ndarray) -> float:
+    """Variance of the Laplacian divided by the image variance.
+
+    The variance of the Laplacian (Pech-Pacheco et al., ICPR 2000) measures
+    fine detail but also grows with contrast; dividing by the image variance
+    makes a low-contrast scene in focus score as high as a bright one.
+    """
+    laplacian = cv2.Laplacian(grey, cv2.CV_16S, ksize=1)
+    _, lap_std = cv2.meanStdDev(laplacian)
+    _, std = cv2.meanStdDev(grey)
+    variance = max(float(std[0, 0]) ** 2, _MIN_VARIANCE)
+    return float(lap_std[0, 0]) ** 2 / variance
+
+
+def tenengrad(grey: np.ndarray) -> float:
+    """Mean squared Sobel gradient magnitude (Tenengrad), in grey levels squared."""
+    gx = cv2.Sobel(grey, cv2.CV_16S, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_16S, 0, 1, ksize=3)
+    energy = cv2.norm(gx, cv2.NORM_L2SQR) + cv2.norm(gy, cv2.NORM_L2SQR)
+    return float(energy) / grey.size
+
+
+def noise_sigma(grey: np.ndarray) -> float:
+    """Immerkær's fast estimate of the standard deviation of Gaussian noise, in grey levels.
+
+    Fine texture also raises it, so it over-reads on foliage or facades.
+    """
+    height, width = grey.shape[:2]
+    if height < 3 or width < 3:
+        return 0.0
+    response = cv2.filter2D(grey.astype(np.float32), -1, _IMMERKAER_KERNEL)[1:-1, 1:-1]
+    total = float(cv2.norm(response, cv2.NORM_L1))
+    return math.sqrt(math.pi / 2.0) * total / (6.0 * (width - 2) * (height - 2))
+
+
+def changed_fraction(current: np.ndarray, previous: np.ndarray, min_difference: int) -> float:
+    """Fraction of pixels that changed by at least ``min_difference`` grey levels.
+
+    The change in mean brightness between the two images is removed first, so
+    auto-exposure steps and lamp flicker do not count as change.
+    """
+    offset = float(cv2.mean(current)[0]) - float(cv2.mean(previous)[0])
+    difference = cv2.absdiff(current.astype(np.float32), previous.astype(np.float32) + offset)
+    return float(np.count_nonzero(difference >= min_difference)) / difference.size

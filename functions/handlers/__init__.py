@@ -1,0 +1,1 @@
+"""Entry points that AWS invokes: Lambda handlers for the pipeline steps and the Batch command."""

@@ -1,0 +1,1 @@
+"""CDK stacks that deploy framesieve to one AWS account and region."""

@@ -1,0 +1,128 @@
+"""The API stack: the Chalice app on Lambda behind an API Gateway REST API.
+
+The app object ``framesieve.api.app`` is itself the Lambda handler: a
+Chalice app is a callable ``app(event, context)`` that serves API Gateway
+proxy events. Its routes begin with ``/v1``, so the stage URL plus
+``v1/<endpoint>`` reaches each endpoint.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import access
+from infra.assets import function_code, layer_code
+from infra.config import DeployConfig
+from infra.pipeline import PipelineStack, backend_environment
+from infra.refs import import_storage
+
+API_HANDLER = "framesieve.api.app"
+STAGE_NAME = "prod"
+# API Gateway ends every integration after 29 s, so a longer Lambda timeout
+# would only keep running after the client got a 504.
+API_TIMEOUT = Duration.seconds(29)
+
+
+class ApiStack(Stack):
+    """``function`` serves every route of ``api``; ``api_url`` is the base URL clients use."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeployConfig,
+        pipeline: PipelineStack,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+
+        storage = import_storage(self, config.table_prefix)
+
+        dependencies = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=layer_code("api", config),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="framesieve API dependencies built by layers/build.py",
+        )
+
+        function_logs = logs.LogGroup(
+            self,
+            "FunctionLogs",
+            retention=config.retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="framesieve Sieve v1 API (Chalice)",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            handler=API_HANDLER,
+            code=function_code(),
+            layers=[dependencies],
+            memory_size=1024,
+            timeout=API_TIMEOUT,
+            environment={
+                **backend_environment(config, storage),
+                "FRAMESIEVE_AWS_JOB_STATE_MACHINE_ARN": pipeline.job_machine.state_machine_arn,
+                "FRAMESIEVE_AWS_EXPORT_STATE_MACHINE_ARN": pipeline.export_machine.state_machine_arn,
+            },
+            log_group=function_logs,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        access.grant(self.function, access.API, storage.tables, storage.blobs, storage.exports)
+        pipeline.job_machine.grant_start_execution(self.function)
+        pipeline.export_machine.grant_start_execution(self.function)
+
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=config.retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.api = apigateway.LambdaRestApi(
+            self,
+            "Api",
+            handler=self.function,
+            proxy=True,
+            description="framesieve Sieve v1 API",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # Stage logging needs the account-wide API Gateway CloudWatch
+            # role; this creates it, replacing any role set before.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigateway.StageOptions(
+                stage_name=STAGE_NAME,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                tracing_enabled=True,
+                throttling_rate_limit=100,
+                throttling_burst_limit=200,
+            ),
+        )
+
+        self.api_url = self.api.url
+        CfnOutput(self, "ApiStageUrl", value=self.api.url, description="Stage URL; endpoints are at <this>v1/<endpoint>")
+        CfnOutput(self, "ApiBaseUrl", value=f"{self.api.url}v1/", description="Base URL for Sieve v1 clients")
+        CfnOutput(self, "ApiFunctionLogGroup", value=function_logs.log_group_name)
