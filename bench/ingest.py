@@ -30,8 +30,8 @@ import cv2
 import numpy as np
 
 from framesieve.blobs.local import LocalBlobStore
-from framesieve.segment import SegmentResult, encode_jpeg, process_segment
-from framesieve.video import plan_segments, probe_video
+from framesieve.segment import encode_jpeg, process_segment
+from framesieve.video import Segment, plan_segments, probe_video
 
 LONGER_COPY_FACTOR = 4
 
@@ -84,17 +84,17 @@ def ingest(
         started = time.perf_counter()
         cpu_started = time.process_time()
         segments = plan_segments(probe_video(path), segment_frames)
+        def run_segment(segment: Segment) -> int:
+            # Like the pipeline, keep a segment's rows only until they are
+            # written out, so held memory does not grow with the video.
+            result = process_segment(path, segment, write_frame if store_frames else None)
+            return result.frames
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segment-worker") as pool:
-            results: list[SegmentResult] = list(
-                pool.map(
-                    lambda segment: process_segment(path, segment, write_frame if store_frames else None),
-                    segments,
-                )
-            )
+            frames = sum(pool.map(run_segment, segments))
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
 
-        frames = sum(result.frames for result in results)
         stored = len(store.list_keys("frames"))
         if store_frames and stored != frames:
             raise SystemExit(f"ingest stored {stored} frames but tagged {frames}")

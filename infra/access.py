@@ -54,26 +54,40 @@ JOB_STEPS: dict[str, Access] = {
         read_blobs=(TRANSIT,),
     ),
     "merge_segments": Access(write_tables=("jobs",), read_blobs=(VIDEOS,), write_blobs=(VIDEOS,)),
+    # Removing a job's scratch files lists the prefix first, and listing
+    # comes with the read grant.
     "finalize_job": Access(
         write_tables=("jobs", "api-keys"),
-        read_blobs=(VIDEOS,),
-        delete_blobs=(TRANSIT,),
+        read_blobs=(TRANSIT, VIDEOS),
+        delete_blobs=(TRANSIT, VIDEOS),
     ),
     "fail_job": Access(
         write_tables=("jobs", "api-keys"),
+        read_blobs=(TRANSIT, VIDEOS),
         delete_blobs=(TRANSIT, VIDEOS),
     ),
 }
 
 EXPORT_STEPS: dict[str, Access] = {
+    # NOTE: framesieve.pipeline.export writes the tarball through the blob
+    # store, so exports land in the blob bucket under EXPORTS and the export
+    # bucket, with its expiry rule, stays unused until the export steps
+    # write to FRAMESIEVE_AWS_EXPORT_BUCKET. Both grants stay until then.
     "build_export": Access(
         write_tables=("exports",),
         read_tables=("jobs", "projects", "tags"),
-        read_blobs=(VIDEOS,),
+        read_blobs=(VIDEOS, EXPORTS),
+        write_blobs=(EXPORTS,),
         read_exports=(EXPORTS,),
         write_exports=(EXPORTS,),
     ),
-    "fail_export": Access(write_tables=("exports",), delete_exports=(EXPORTS,)),
+    "fail_export": Access(
+        write_tables=("exports",),
+        read_blobs=(EXPORTS,),
+        delete_blobs=(EXPORTS,),
+        read_exports=(EXPORTS,),
+        delete_exports=(EXPORTS,),
+    ),
 }
 
 # process_segment, run by AWS Batch: it reads the source video and the

@@ -69,11 +69,7 @@ class ApiStack(Stack):
             layers=[dependencies],
             memory_size=1024,
             timeout=API_TIMEOUT,
-            environment={
-                **backend_environment(config, storage),
-                "FRAMESIEVE_AWS_JOB_STATE_MACHINE_ARN": pipeline.job_machine.state_machine_arn,
-                "FRAMESIEVE_AWS_EXPORT_STATE_MACHINE_ARN": pipeline.export_machine.state_machine_arn,
-            },
+            environment=backend_environment(self, config, storage),
             log_group=function_logs,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,

@@ -8,7 +8,7 @@ than Lambda's 250 MB limit for a zip function with its layers.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
@@ -39,13 +39,36 @@ VIDEO_STEPS = ("fetch_video", "probe_and_plan")
 LONG_STEPS = ("fetch_video", "probe_and_plan", "merge_segments", "build_export")
 
 
-def backend_environment(config: DeployConfig, storage: StorageRefs) -> dict[str, str]:
-    """``FRAMESIEVE_*`` variables that select the AWS backend and name its tables and buckets."""
+def state_machine_name(config: DeployConfig, kind: str) -> str:
+    """Name of the ``job`` or ``export`` state machine, fixed so its ARN is known before it exists."""
+    return f"{config.table_prefix}-{kind}-pipeline"
+
+
+def backend_environment(scope: Construct, config: DeployConfig, storage: StorageRefs) -> dict[str, str]:
+    """``FRAMESIEVE_*`` variables that select the AWS backend and name its tables, buckets and state machines.
+
+    framesieve's AWS runtime needs both state machine ARNs in every process,
+    the steps included. The ARNs are built from the fixed names, because a
+    reference to the state machines would make them depend on the functions
+    they invoke and the functions on them.
+    """
+    stack = Stack.of(scope)
+
+    def machine_arn(kind: str) -> str:
+        return stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=state_machine_name(config, kind),
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
     return {
         "FRAMESIEVE_BACKEND": "aws",
         "FRAMESIEVE_AWS_TABLE_PREFIX": config.table_prefix,
         "FRAMESIEVE_AWS_BLOB_BUCKET": storage.blobs.bucket_name,
         "FRAMESIEVE_AWS_EXPORT_BUCKET": storage.exports.bucket_name,
+        "FRAMESIEVE_AWS_JOB_STATE_MACHINE_ARN": machine_arn("job"),
+        "FRAMESIEVE_AWS_EXPORT_STATE_MACHINE_ARN": machine_arn("export"),
     }
 
 
@@ -66,7 +89,7 @@ class PipelineStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
 
         storage = import_storage(self, config.table_prefix)
-        environment = backend_environment(config, storage)
+        environment = backend_environment(self, config, storage)
         cpu_image = pipeline_image(self, "CpuImage", CPU_TARGET)
         gpu_image = pipeline_image(self, "GpuImage", GPU_TARGET)
 
@@ -95,9 +118,9 @@ class PipelineStack(Stack):
             segment_concurrency=config.segment_concurrency,
             segment_timeout_minutes=config.segment_timeout_minutes,
         )
-        self.job_machine = self._state_machine("JobPipeline", job_chain, Duration.hours(24), config)
+        self.job_machine = self._state_machine("JobPipeline", "job", job_chain, Duration.hours(24), config)
         self.export_machine = self._state_machine(
-            "ExportPipeline", workflow.export_definition(self, self.steps), Duration.hours(2), config
+            "ExportPipeline", "export", workflow.export_definition(self, self.steps), Duration.hours(2), config
         )
 
         self.job_alarm = self._failure_alarm("JobPipelineFailures", self.job_machine)
@@ -145,7 +168,7 @@ class PipelineStack(Stack):
         )
 
     def _state_machine(
-        self, construct_id: str, chain: sfn.IChainable, timeout: Duration, config: DeployConfig
+        self, construct_id: str, kind: str, chain: sfn.IChainable, timeout: Duration, config: DeployConfig
     ) -> sfn.StateMachine:
         log_group = logs.LogGroup(
             self,
@@ -156,6 +179,7 @@ class PipelineStack(Stack):
         return sfn.StateMachine(
             self,
             construct_id,
+            state_machine_name=state_machine_name(config, kind),
             definition_body=sfn.DefinitionBody.from_chainable(chain),
             timeout=timeout,
             tracing_enabled=True,

@@ -147,6 +147,8 @@ def job_definition(
                 "job_id": sfn.JsonPath.string_at("$.job_id"),
                 "video_key": sfn.JsonPath.string_at("$.video_key"),
                 "info": sfn.JsonPath.object_at("$.info"),
+                # The model versions the plan fixed, so every segment runs the same ones.
+                "models": sfn.JsonPath.list_at("$.models"),
                 "segment": sfn.JsonPath.object_at("$$.Map.Item.Value"),
             },
         },

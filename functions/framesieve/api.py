@@ -19,7 +19,7 @@ from framesieve import runtime
 from framesieve.auth import authenticate
 from framesieve.errors import BadRequest, FramesieveError, PayloadTooLarge, TooManyRequests
 from framesieve.names import MAX_BODY_BYTES
-from framesieve.service import exports, frames, projects, videos
+from framesieve.service import custom_models, exports, frames, projects, videos
 from framesieve.service.context import Context, Params
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,9 @@ _route("/v1/get_projects", projects.get_projects, ["GET", "POST"])
 _route("/v1/add_tags", projects.add_tags, ["POST"])
 _route("/v1/get_tags", projects.get_tags, ["GET", "POST"])
 _route("/v1/delete_tags", projects.delete_tags, ["POST"])
+_route("/v1/add_custom_model_config", custom_models.add_custom_model_config, ["POST"])
+_route("/v1/set_active_custom_model", custom_models.set_active_custom_model, ["POST"])
+_route("/v1/get_custom_models", custom_models.get_custom_models, ["GET", "POST"])
 _route("/v1/push_video", videos.push_video, ["POST"])
 _route("/v1/get_all_jobs", videos.get_all_jobs, ["GET", "POST"])
 _route("/v1/get_job_status", videos.get_job_status, ["GET", "POST"])

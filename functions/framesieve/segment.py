@@ -145,7 +145,7 @@ def process_segment(
 ) -> SegmentResult:
     """Decode, tag and write every frame of ``segment``; return one row per frame.
 
-    A row holds ``frame_number``, ``timestamp`` (seconds) and every built-in
+    A row contains ``frame_number``, ``timestamp`` (seconds) and every built-in
     tag, plus the tags of ``extra_taggers``. ``write_frame`` is called with
     each frame's number and BGR image on a writer thread; ``None`` stores no
     frames. Errors from decoding (``VideoError``), from ``write_frame`` and

@@ -61,6 +61,7 @@ class Settings:
     fetch_timeout_seconds: float = 60.0
     max_video_bytes: int = 4 * 1024**3
     max_redirects: int = 5
+    max_model_bytes: int = 256 * 1024**2
     default_videos_quota: int = 1000
     default_hours_quota: float = 100.0
     rate_limit_per_second: float = 20.0
@@ -101,6 +102,7 @@ class Settings:
             fetch_timeout_seconds=_env_float("FETCH_TIMEOUT_SECONDS", 60.0),
             max_video_bytes=_env_int("MAX_VIDEO_BYTES", 4 * 1024**3),
             max_redirects=_env_int("MAX_REDIRECTS", 5),
+            max_model_bytes=_env_int("MAX_MODEL_BYTES", 256 * 1024**2),
             default_videos_quota=_env_int("DEFAULT_VIDEOS_QUOTA", 1000),
             default_hours_quota=_env_float("DEFAULT_HOURS_QUOTA", 100.0),
             rate_limit_per_second=_env_float("RATE_LIMIT_PER_SECOND", 20.0),

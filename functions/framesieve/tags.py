@@ -72,6 +72,28 @@ def project_tags(records: RecordStore, project_id: str) -> list[ProjectTag]:
             )
         )
 
+    for model in records.list_custom_models(project_id):
+        version = model.versions.get(model.active_version or "")
+        if version is None or version.status != STATUS_UP or not version.config:
+            continue
+        config = version.config
+        name = config["tag"]
+        override = requested.pop(name, None)
+        if override is not None and override.deleted:
+            continue
+        classify = config["task"] == "classify"
+        tags.append(
+            ProjectTag(
+                name=name,
+                description=(override.description if override and override.description else config.get("description"))
+                or f"custom model {model.model_name} version {version.version_name}",
+                output_kind="string" if classify else "boolean",
+                outputs=tuple(config["classes"]) if classify else (True, False),
+                status=STATUS_UP,
+                computed=True,
+            )
+        )
+
     for tag in requested.values():
         if tag.deleted:
             continue

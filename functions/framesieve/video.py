@@ -40,7 +40,7 @@ MIN_FRAME_SIDE = 16
 MAX_PLAUSIBLE_FPS = 1000.0
 
 # OpenCV's FFmpeg backend may fail a read on a damaged packet and succeed on
-# the next one; this many failures in a row mean the stream has ended.
+# the next one. This many failures in a row mean the stream has ended.
 MAX_CONSECUTIVE_READ_FAILURES = 8
 
 _QUEUE_POLL_SECONDS = 0.1
@@ -48,7 +48,7 @@ _QUEUE_POLL_SECONDS = 0.1
 
 @dataclass
 class VideoInfo:
-    """What probing learned about a video; ``seekable`` gates segmenting."""
+    """Probe result: frame size, rate, header frame count, and whether frame seeking is trusted."""
 
     width: int
     height: int
@@ -335,7 +335,7 @@ def read_frames(
     """Yield a segment's frames, decoded ahead on a reader thread into a bounded queue.
 
     With ``stride`` N only frames whose number is a multiple of N are
-    yielded; every frame is still decoded, because compressed video cannot
+    yielded. Every frame is still decoded, because compressed video cannot
     skip frames between keyframes. Closing the generator early stops the
     thread. A failure in the reader is raised here as ``VideoError``.
     """
@@ -359,7 +359,7 @@ def read_frames(
             yield item
     finally:
         reader.stop_requested.set()
-        # Drain so a reader blocked on a full queue sees the stop at once.
+        # Drain so a reader blocked on a full queue notices the stop at once.
         while reader.is_alive():
             try:
                 frames.get(timeout=_QUEUE_POLL_SECONDS)

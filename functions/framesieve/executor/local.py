@@ -30,7 +30,13 @@ def run_job(payload: dict, segment_pool: ThreadPoolExecutor) -> dict:
         fetched = job_steps.fetch_video(payload)
         plan = job_steps.probe_and_plan(fetched)
         items = [
-            {"job_id": plan["job_id"], "video_key": plan["video_key"], "info": plan["info"], "segment": segment}
+            {
+                "job_id": plan["job_id"],
+                "video_key": plan["video_key"],
+                "info": plan["info"],
+                "models": plan["models"],
+                "segment": segment,
+            }
             for segment in plan["segments"]
         ]
         parts = list(segment_pool.map(job_steps.process_segment, items))

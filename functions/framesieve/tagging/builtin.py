@@ -1,9 +1,9 @@
 """The built-in per-frame tags: geometry, exposure, focus, noise, glare and motion.
 
-Every statistic is computed on one greyscale copy shrunk by a whole factor
-to between ``ANALYSIS_WIDTH`` and twice that wide (whole factors take
-OpenCV's fast area-averaging path), except noise, which downscaling would
-average away and so is measured on a full-resolution centre crop. The thresholds
+Every statistic but noise is computed on one greyscale copy, shrunk by a
+whole factor to between ``ANALYSIS_WIDTH`` and twice that wide, because
+whole factors take OpenCV's fast area-averaging path. Downscaling would
+average noise away, so noise is measured on a full-resolution centre crop. The thresholds
 were chosen by looking at frames of the real clips in the test corpus
 (night city, overexposed webcam, defocused and motion-blurred phone video,
 surveillance, talking heads) and at the statistic's distribution over every
@@ -187,8 +187,8 @@ def _centre_crop(image: np.ndarray, rows: int, columns: int) -> np.ndarray:
 
 
 def _analysis_grey(image: np.ndarray) -> np.ndarray:
-    # Converting first and then shrinking the single channel costs a third
-    # of shrinking the colour image.
+    # Converting first and then shrinking the single channel costs about a
+    # fifth of shrinking the colour image (0.2 against 1.1 ms at 768x576).
     return _shrunk(_grey(image), ANALYSIS_WIDTH)
 
 

@@ -29,7 +29,7 @@ def luminance_histogram(grey: np.ndarray) -> np.ndarray:
 
 
 def percentile_from_histogram(hist: np.ndarray, fraction: float) -> float:
-    """The grey level below which ``fraction`` of the pixels lie."""
+    """Return the grey level below which ``fraction`` of the pixels lie."""
     cumulative = np.cumsum(hist)
     return float(np.searchsorted(cumulative, fraction))
 
@@ -49,8 +49,8 @@ def focus_ratio(grey: np.ndarray) -> float:
     """Variance of the Laplacian divided by the image variance.
 
     The variance of the Laplacian (Pech-Pacheco et al., ICPR 2000) measures
-    fine detail but also grows with contrast; dividing by the image variance
-    makes a low-contrast scene in focus score as high as a bright one.
+    fine detail, but it also grows with contrast. Dividing by the image
+    variance lets a low-contrast scene in focus score as high as a bright one.
     """
     laplacian = cv2.Laplacian(grey, cv2.CV_16S, ksize=1)
     _, lap_std = cv2.meanStdDev(laplacian)

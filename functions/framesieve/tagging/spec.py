@@ -45,7 +45,7 @@ class TagSpec:
 
 @runtime_checkable
 class BatchTagger(Protocol):
-    """A tagger that sees frames in batches, such as an ONNX model.
+    """A tagger that receives frames in batches, such as an ONNX model.
 
     ``tag_batch`` returns one dict per image, in order, with a value for every
     tag in ``specs``.

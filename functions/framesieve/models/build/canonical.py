@@ -204,6 +204,9 @@ def _canonicalize_graph(graph: onnx.GraphProto, outer: _Scope | None, prefix: st
         graph_input.name = graph_input.name if keep_io else f"{prefix}_in{i}"
     del graph.value_info[:]
     graph.doc_string = ""
+    if not keep_io:
+        # tf2onnx names subgraphs from its counter as well.
+        graph.name = prefix
 
     # The output order is left out because a Loop reorders its body's outputs
     # afterwards. Callers add the final output names to the key.
