@@ -1,6 +1,7 @@
 """Measure ingest throughput against plain decoding, and peak memory against video length.
 
-Usage: .venv/bin/python bench/ingest.py FILE [--segment-frames N] [--workers N]
+Usage: .venv/bin/python bench/ingest.py FILE [--segment-frames N] [--workers N] [--queue-size N]
+       [--blob-parent DIR] [--opencv-threads N]
 
 Prints, for one video in one run:
 - decode-only frames per second: one thread, an OpenCV read loop (the limit);
@@ -30,7 +31,7 @@ import cv2
 import numpy as np
 
 from framesieve.blobs.local import LocalBlobStore
-from framesieve.segment import encode_jpeg, process_segment
+from framesieve.segment import EXTRA_TAGGER_BATCH, encode_jpeg, process_segment
 from framesieve.video import Segment, plan_segments, probe_video
 
 LONGER_COPY_FACTOR = 4
@@ -69,7 +70,7 @@ def decode_only(path: Path) -> tuple[int, float, float]:
 
 
 def ingest(
-    path: Path, segment_frames: int, workers: int, blob_parent: Path | None, store_frames: bool = True
+    path: Path, segment_frames: int, workers: int, blob_parent: Path | None, queue_size: int, store_frames: bool = True
 ) -> tuple[int, int, float, float]:
     """Run the ingest; return frames, segments, frames per second and CPU milliseconds per frame.
 
@@ -87,7 +88,7 @@ def ingest(
         def run_segment(segment: Segment) -> int:
             # Like the pipeline, keep a segment's rows only until they are
             # written out, so held memory does not grow with the video.
-            result = process_segment(path, segment, write_frame if store_frames else None)
+            result = process_segment(path, segment, write_frame if store_frames else None, queue_size=queue_size)
             return result.frames
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segment-worker") as pool:
@@ -126,7 +127,7 @@ def ingest_in_subprocess(path: Path, args: argparse.Namespace) -> dict:
     command = [
         sys.executable, __file__, str(path), "--ingest-only",
         "--segment-frames", str(args.segment_frames), "--workers", str(args.workers),
-        "--opencv-threads", str(args.opencv_threads),
+        "--opencv-threads", str(args.opencv_threads), "--queue-size", str(args.queue_size),
     ]
     if args.blob_parent is not None:
         command += ["--blob-parent", str(args.blob_parent)]
@@ -139,6 +140,7 @@ def main() -> None:
     parser.add_argument("file", type=Path, help="video file to ingest")
     parser.add_argument("--segment-frames", type=int, default=200, help="frames per segment (default 200)")
     parser.add_argument("--workers", type=int, default=2, help="segments processed at once (default 2)")
+    parser.add_argument("--queue-size", type=int, default=64, help="decoded frames queued per segment (default 64)")
     parser.add_argument(
         "--blob-parent", type=Path, default=None,
         help="folder for the temporary blob store (default: the system temporary folder; /dev/shm takes the disk out)",
@@ -154,7 +156,9 @@ def main() -> None:
         cv2.setNumThreads(args.opencv_threads)
 
     if args.ingest_only:
-        frames, segments, fps, cpu_ms = ingest(args.file, args.segment_frames, args.workers, args.blob_parent)
+        frames, segments, fps, cpu_ms = ingest(
+            args.file, args.segment_frames, args.workers, args.blob_parent, args.queue_size
+        )
         print(json.dumps({"frames": frames, "segments": segments, "fps": fps, "peak_rss_mib": peak_rss_mib()}))
         return
 
@@ -163,14 +167,18 @@ def main() -> None:
     print(f"cpus: {len(os.sched_getaffinity(0))}, OpenCV {cv2.__version__}, threads {cv2.getNumThreads()}")
 
     decoded, decode_fps, decode_cpu_ms = decode_only(args.file)
-    frames, segments, fps, ingest_cpu_ms = ingest(args.file, args.segment_frames, args.workers, args.blob_parent)
+    frames, segments, fps, ingest_cpu_ms = ingest(
+        args.file, args.segment_frames, args.workers, args.blob_parent, args.queue_size
+    )
     print(f"decode only:  {decoded} frames, {decode_fps:7.1f} frames/s (one thread), {decode_cpu_ms:.2f} CPU ms/frame")
     print(
         f"ingest:       {frames} frames, {fps:7.1f} frames/s ({segments} segments on {args.workers} workers), "
         f"{ingest_cpu_ms:.2f} CPU ms/frame"
     )
     print(f"ratio ingest / decode: {fps / decode_fps:.2f}")
-    _, _, tag_fps, tag_cpu_ms = ingest(args.file, args.segment_frames, args.workers, args.blob_parent, store_frames=False)
+    _, _, tag_fps, tag_cpu_ms = ingest(
+        args.file, args.segment_frames, args.workers, args.blob_parent, args.queue_size, store_frames=False
+    )
     print(
         f"ingest, frames not stored: {tag_fps:7.1f} frames/s, {tag_cpu_ms:.2f} CPU ms/frame, "
         f"ratio to decode {tag_fps / decode_fps:.2f}"
@@ -195,6 +203,12 @@ def main() -> None:
         f"({long_frames} frames, {long_run['segments']} segments, {long_run['fps']:.0f} frames/s)"
     )
     print(f"peak RSS ratio x{LONGER_COPY_FACTOR} / x1: {long_run['peak_rss_mib'] / short_run['peak_rss_mib']:.2f}")
+
+    # Decoded images held at once: each worker's decode queue, its writes in
+    # flight (two per writer thread, two writer threads) and one model batch.
+    held_images = args.workers * (args.queue_size + 4 + EXTRA_TAGGER_BATCH)
+    frame_mib = info.width * info.height * 3 / 2**20
+    print(f"upper bound on decoded images held: {held_images} frames, {held_images * frame_mib:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -425,6 +425,7 @@ def test_segment_map_runs_batch_jobs(pipeline: Template) -> None:
         "job_id.$": "$.job_id",
         "video_key.$": "$.video_key",
         "info.$": "$.info",
+        "models.$": "$.models",
         "segment.$": "$$.Map.Item.Value",
     }
 

@@ -1,7 +1,7 @@
 """Broken and strange video files, generated at test time.
 
 OpenCV's VideoWriter makes the clean clips (MJPG in AVI, MPEG-4 Part 2 in
-MP4); the damage is done by editing their bytes: AVI header fields, the
+MP4). The damage is done by editing their bytes: AVI header fields, the
 ``movi`` chunks, the MP4 track header's display matrix. No ffmpeg CLI is
 needed.
 """
@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import random
 import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-# RIFF chunk layouts, from the AVI file format (Microsoft "AVI RIFF File Reference").
-# avih: dwMicroSecPerFrame is its first field.
+# Byte offsets inside AVI header chunks. The avih chunk (AVIMAINHEADER) starts
+# with dwMicroSecPerFrame.
 AVIH_MICROSEC_PER_FRAME = 0
-# strh: fccType, fccHandler, dwFlags, wPriority, wLanguage, dwInitialFrames, dwScale, dwRate.
+# The strh chunk (AVISTREAMHEADER) holds fccType, fccHandler, dwFlags, wPriority,
+# wLanguage, dwInitialFrames, dwScale, dwRate, and the frame rate is dwRate / dwScale.
 STRH_SCALE = 20
 STRH_RATE = 24
 
@@ -150,9 +150,8 @@ def jpeg_bytes(width: int, height: int) -> bytes:
 
 
 def random_bytes(size: int, seed: int = 3) -> bytes:
-    """Bytes with no container signature; zlib-compressed noise keeps them incompressible."""
-    noise = random.Random(seed)
-    return zlib.compress(bytes(noise.randrange(256) for _ in range(size)))[:size]
+    """Seeded random bytes, which carry no container signature."""
+    return random.Random(seed).randbytes(size)
 
 
 def count_decodable_frames(path: Path, max_consecutive_failures: int = 8) -> int:

@@ -19,6 +19,7 @@ from framesieve import runtime
 from framesieve.auth import authenticate
 from framesieve.errors import BadRequest, FramesieveError, PayloadTooLarge, TooManyRequests
 from framesieve.names import MAX_BODY_BYTES
+from framesieve.openapi import OPENAPI_PATH, build_document
 from framesieve.service import custom_models, exports, frames, projects, videos
 from framesieve.service.context import Context, Params
 
@@ -131,3 +132,11 @@ _route("/v1/get_metadata", frames.get_metadata, ["GET", "POST"])
 _route("/v1/get_intervals", frames.get_intervals, ["GET", "POST"])
 _route("/v1/export_metadata", exports.export_metadata, ["GET", "POST"])
 _route("/v1/get_exports_status", exports.get_exports_status, ["GET", "POST"])
+
+
+@app.route(OPENAPI_PATH, methods=ALL_METHODS, content_types=BODY_TYPES)
+def get_openapi() -> Response:
+    """Serve the OpenAPI description; it needs no API key because it documents how to get one used."""
+    if app.current_request.method != "GET":
+        return _error(405, f"method {app.current_request.method} is not allowed here; use GET")
+    return Response(body=build_document(), status_code=200)

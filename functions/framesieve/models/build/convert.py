@@ -17,7 +17,7 @@ from pathlib import Path
 import onnx
 
 from framesieve.models.build.canonical import canonicalize
-from framesieve.models.build.sources import BuildError
+from framesieve.models.build.sources import BuildError, DownloadError
 from framesieve.models.catalog import ONNX_OPSET, TF_GRAPHDEF, TFLITE, BuiltinModel
 
 logger = logging.getLogger(__name__)
@@ -43,14 +43,15 @@ def ensure_converter(venv: Path) -> Path:
         return python
 
     logger.info("creating converter venv at %s with %s", venv, " ".join(CONVERTER_REQUIREMENTS))
+    # Only the install step needs the package index.
     steps = [
-        [sys.executable, "-m", "venv", "--clear", str(venv)],
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *CONVERTER_REQUIREMENTS],
+        ([sys.executable, "-m", "venv", "--clear", str(venv)], BuildError),
+        ([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *CONVERTER_REQUIREMENTS], DownloadError),
     ]
-    for command in steps:
+    for command, error in steps:
         completed = subprocess.run(command, capture_output=True, text=True)
         if completed.returncode != 0:
-            raise BuildError(
+            raise error(
                 f"creating the converter venv failed at `{' '.join(command[:4])} ...` "
                 f"(exit {completed.returncode}): {completed.stderr.strip()[-2000:]}"
             )

