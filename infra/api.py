@@ -4,6 +4,12 @@ The app object ``framesieve.api.app`` is itself the Lambda handler: a
 Chalice app is a callable ``app(event, context)`` that serves API Gateway
 proxy events. Its routes begin with ``/v1``, so the stage URL plus
 ``v1/<endpoint>`` reaches each endpoint.
+
+By default the function runs from the pipeline's CPU image, because the
+API imports OpenCV, onnxruntime and PyArrow (custom model checks and frame
+queries), which unpack to more than Lambda's 250 MB limit for a zip
+function with its layers. With ``framesieve:api_code=layer`` it runs as a
+zip with the dependency layer instead.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import access
-from infra.assets import function_code, layer_code
+from infra.assets import CPU_TARGET, function_code, layer_code, pipeline_image
 from infra.config import DeployConfig
 from infra.pipeline import PipelineStack, backend_environment
 from infra.refs import import_storage
@@ -43,38 +49,50 @@ class ApiStack(Stack):
 
         storage = import_storage(self, config.table_prefix)
 
-        dependencies = lambda_.LayerVersion(
-            self,
-            "Dependencies",
-            code=layer_code("api", config),
-            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
-            compatible_architectures=[lambda_.Architecture.X86_64],
-            description="framesieve API dependencies built by layers/build.py",
-        )
-
         function_logs = logs.LogGroup(
             self,
             "FunctionLogs",
             retention=config.retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            description="framesieve Sieve v1 API (Chalice)",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
-            handler=API_HANDLER,
-            code=function_code(),
-            layers=[dependencies],
-            memory_size=1024,
-            timeout=API_TIMEOUT,
-            environment=backend_environment(self, config, storage),
-            log_group=function_logs,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            tracing=lambda_.Tracing.ACTIVE,
-        )
+        common = {
+            "description": "framesieve Sieve v1 API (Chalice)",
+            "architecture": lambda_.Architecture.X86_64,
+            "memory_size": 1024,
+            "timeout": API_TIMEOUT,
+            "log_group": function_logs,
+            "logging_format": lambda_.LoggingFormat.JSON,
+            "application_log_level_v2": lambda_.ApplicationLogLevel.INFO,
+            "tracing": lambda_.Tracing.ACTIVE,
+        }
+        environment = backend_environment(self, config, storage)
+        if config.api_code == "layer":
+            self.function: lambda_.Function = lambda_.Function(
+                self,
+                "Function",
+                runtime=lambda_.Runtime.PYTHON_3_12,
+                handler=API_HANDLER,
+                code=function_code(),
+                layers=[self._dependency_layer(config)],
+                environment=environment,
+                **common,
+            )
+        else:
+            image = pipeline_image(self, "Image", CPU_TARGET)
+            self.function = lambda_.DockerImageFunction(
+                self,
+                "Function",
+                code=lambda_.DockerImageCode.from_ecr(
+                    image.repository,
+                    tag_or_digest=image.image_tag,
+                    entrypoint=["python", "-m", "awslambdaric"],
+                    cmd=[API_HANDLER],
+                ),
+                # Lambda's file system is read-only outside /tmp, and
+                # onnxruntime writes a cache under $HOME when imported.
+                environment={**environment, "HOME": "/tmp"},
+                **common,
+            )
         access.grant(self.function, access.API, storage.tables, storage.blobs, storage.exports)
         pipeline.job_machine.grant_start_execution(self.function)
         pipeline.export_machine.grant_start_execution(self.function)
@@ -122,3 +140,13 @@ class ApiStack(Stack):
         CfnOutput(self, "ApiStageUrl", value=self.api.url, description="Stage URL; endpoints are at <this>v1/<endpoint>")
         CfnOutput(self, "ApiBaseUrl", value=f"{self.api.url}v1/", description="Base URL for Sieve v1 clients")
         CfnOutput(self, "ApiFunctionLogGroup", value=function_logs.log_group_name)
+
+    def _dependency_layer(self, config: DeployConfig) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=layer_code("api", config),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="framesieve API dependencies built by layers/build.py",
+        )

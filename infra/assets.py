@@ -46,7 +46,7 @@ def function_code() -> lambda_.Code:
 
 
 def layer_code(name: str, config: DeployConfig) -> lambda_.Code:
-    """The built layer ``layers/dist/<name>``, or the placeholder when the config allows it."""
+    """Return the built layer ``layers/dist/<name>``, or the placeholder when the config allows it."""
     built = LAYERS_DIR / "dist" / name
     if (built / "python").is_dir():
         return lambda_.Code.from_asset(str(built))

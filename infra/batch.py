@@ -5,8 +5,8 @@ second. Batch places a job in the first environment that has room under its
 ``maxvCpus``.
 NOTE: Batch does not fall back to the on-demand environment when Spot
 capacity is merely unavailable, so a job can wait in RUNNABLE until Spot
-capacity returns; lower the Spot environment's ``maxvCpus`` to force the
-fallback sooner.
+capacity returns. Lowering the Spot environment's ``maxvCpus`` makes the
+fallback happen sooner.
 """
 
 from __future__ import annotations
@@ -42,14 +42,14 @@ CPU_JOB_EPHEMERAL_GIB = 40
 
 @dataclass(frozen=True)
 class SegmentTarget:
-    """Where one kind of segment job runs: a queue and the job definition to submit."""
+    """Queue and job definition for one kind of segment job."""
 
     queue: batch.JobQueue
     job_definition: batch.EcsJobDefinition
 
 
 def _retry_strategies() -> list[batch.RetryStrategy]:
-    # A reclaimed Spot instance or a failed image pull says nothing about the
+    # A reclaimed Spot instance or a failed image pull is no fault of the
     # segment, so Batch runs the job again. A non-zero exit means the step
     # raised, and a second run would raise again.
     return [

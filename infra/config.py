@@ -25,6 +25,10 @@ class DeployConfig:
     # synthesizes without it and is only for tests, because the functions
     # cannot import their dependencies from a placeholder.
     layers: str = "built"
+    # "image" runs the API from the pipeline image. "layer" runs it as a zip
+    # with the layer of layers/build.py, which works only while the API's
+    # imports leave out OpenCV and onnxruntime.
+    api_code: str = "image"
     gpu_instance_types: tuple[str, ...] = ("g4dn.xlarge", "g4dn.2xlarge", "g5.xlarge")
     gpu_max_vcpus: int = 64
     cpu_max_vcpus: int = 64
@@ -49,6 +53,7 @@ class DeployConfig:
             export_expiry_days=int(value("export_expiry_days", defaults.export_expiry_days)),
             access_log_expiry_days=int(value("access_log_expiry_days", defaults.access_log_expiry_days)),
             layers=str(value("layers", defaults.layers)),
+            api_code=str(value("api_code", defaults.api_code)),
             gpu_instance_types=tuple(gpu_types),
             gpu_max_vcpus=int(value("gpu_max_vcpus", defaults.gpu_max_vcpus)),
             cpu_max_vcpus=int(value("cpu_max_vcpus", defaults.cpu_max_vcpus)),
@@ -71,11 +76,13 @@ class DeployConfig:
             )
         if self.layers not in ("built", "placeholder"):
             raise ValueError(f"{CONTEXT_PREFIX}layers must be 'built' or 'placeholder', got {self.layers!r}")
+        if self.api_code not in ("image", "layer"):
+            raise ValueError(f"{CONTEXT_PREFIX}api_code must be 'image' or 'layer', got {self.api_code!r}")
         if not self.gpu_instance_types:
             raise ValueError(f"{CONTEXT_PREFIX}gpu_instance_types must name at least one instance type")
         # The prefix also starts the bucket names, which S3 limits to 63
-        # lowercase letters, digits and hyphens; account id and region take
-        # up to 40 of them.
+        # lowercase letters, digits and hyphens. The kind, account id and
+        # region take up to 40 of them.
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,22}", self.table_prefix):
             raise ValueError(
                 f"{CONTEXT_PREFIX}table_prefix must be 1 to 23 lowercase letters, digits or hyphens, "

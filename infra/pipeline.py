@@ -1,9 +1,9 @@
 """The pipeline stack: step functions, the segment Batch queues and the two state machines.
 
 The step functions run from the CPU image of ``functions/Dockerfile``
-instead of a zip with layers, because the steps between them import OpenCV
-and PyArrow, whose manylinux wheels unpack to about 166 MB and 157 MB: more
-than Lambda's 250 MB limit for a zip function with its layers.
+instead of a zip with layers, because the steps import OpenCV and PyArrow.
+Their manylinux wheels for CPython 3.12 unpack to about 166 MB and 157 MB,
+more than Lambda's 250 MB limit for a zip function with its layers.
 """
 
 from __future__ import annotations
@@ -160,7 +160,9 @@ class PipelineStack(Stack):
             memory_size=3008 if name in VIDEO_STEPS else 1024,
             ephemeral_storage_size=Size.mebibytes(10240 if name in VIDEO_STEPS else 512),
             timeout=Duration.minutes(15) if name in LONG_STEPS else Duration.minutes(2),
-            environment=environment,
+            # Lambda's file system is read-only outside /tmp, and onnxruntime
+            # writes a cache under $HOME when imported.
+            environment={**environment, "HOME": "/tmp"},
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,

@@ -1,8 +1,8 @@
 """The storage stack: record tables and the blob, export and access-log buckets.
 
 Tables and the two data buckets are retained when the stack is deleted, so
-``cdk destroy`` never drops customer data; the access-log bucket goes with
-the stack only when it is empty.
+``cdk destroy`` leaves customer data in place. The access-log bucket goes
+with the stack, but CloudFormation deletes it only when it is empty.
 """
 
 from __future__ import annotations

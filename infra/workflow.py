@@ -1,8 +1,8 @@
 """State machine definitions of the job pipeline and the export pipeline.
 
 Every step is a plain function of ``framesieve.pipeline.job`` or
-``framesieve.pipeline.export`` that takes one JSON object and returns one;
-a state's output is the next state's input. Any error that survives the
+``framesieve.pipeline.export`` that takes one JSON object and returns one.
+A state's output is the next state's input. Any error that survives the
 retries goes to the failure step, which records the reason, and then to a
 Fail state, so the execution itself shows as failed.
 
@@ -113,7 +113,7 @@ def job_definition(
     segment_concurrency: int,
     segment_timeout_minutes: int,
 ) -> sfn.IChainable:
-    """The job pipeline: fetch, probe and plan, segments in Batch, merge, finalize."""
+    """Chain the job pipeline: fetch, probe and plan, segments in Batch, merge, finalize."""
     record_failure = lambda_step(
         scope,
         "Record job failure",
@@ -131,8 +131,8 @@ def job_definition(
     fetch = catching(lambda_step(scope, "Fetch video", steps["fetch_video"]))
     plan = catching(lambda_step(scope, "Probe and plan", steps["probe_and_plan"]))
 
-    # probe_and_plan sets needs_gpu when a project's custom model asks for
-    # a GPU. Without the flag the segments run on the CPU queue.
+    # probe_and_plan sets needs_gpu when the project has an active custom
+    # model. Without the flag the segments run on the CPU queue.
     use_gpu = sfn.Pass(scope, "Use GPU queue", result=sfn.Result.from_boolean(True), result_path="$.use_gpu")
     use_cpu = sfn.Pass(scope, "Use CPU queue", result=sfn.Result.from_boolean(False), result_path="$.use_gpu")
     choose_queue = sfn.Choice(scope, "Choose segment queue")
@@ -197,7 +197,7 @@ def job_definition(
 
 
 def export_definition(scope: Construct, steps: dict[str, lambda_.IFunction]) -> sfn.IChainable:
-    """The export pipeline: build the tarball and manifest, or record why it failed."""
+    """Chain the export pipeline: build the tarball, or record why it failed."""
     record_failure = lambda_step(
         scope,
         "Record export failure",

@@ -38,7 +38,7 @@ PRUNED_DIRS = ("tests", "__pycache__", "include")
 
 
 def layer_dir(name: str) -> Path:
-    """Folder that holds the built layer ``name``; its ``python`` child is the layer content."""
+    """Return the folder of the built layer ``name``, whose ``python`` child is the layer content."""
     return DIST_DIR / name
 
 

@@ -89,6 +89,7 @@ def build_stack(backend: str, workdir: Path, media_root: Path, **overrides) -> I
     settings.home.mkdir(parents=True, exist_ok=True)
 
     with contextlib.ExitStack() as stack:
+        exports = None
         if backend == "embedded":
             from framesieve.records.sqlite import SqliteRecordStore
 
@@ -106,12 +107,14 @@ def build_stack(backend: str, workdir: Path, media_root: Path, **overrides) -> I
 
             bucket = f"framesieve-test-{uuid.uuid4().hex[:8]}"
             boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=f"{bucket}-exports")
+            exports = S3BlobStore(f"{bucket}-exports")
             records = DynamoRecordStore(f"test{uuid.uuid4().hex[:6]}", region="us-east-1")
             records.create_tables()
             blobs = S3BlobStore(bucket)
 
         executor = LocalExecutor(settings.workers)
-        current = runtime.Runtime(settings=settings, records=records, blobs=blobs, executor=executor)
+        current = runtime.Runtime(settings=settings, records=records, blobs=blobs, executor=executor, exports=exports)
         runtime.install(current)
         try:
             with Client(app) as client:

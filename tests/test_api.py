@@ -198,7 +198,7 @@ def test_push_index_query_export(stack, media_root):
     assert "json_path" in export and "tar_path" in export
 
     tar_key = stack.runtime.records.list_exports(stack.runtime.records.get_project(stack.runtime.records.get_api_key(_hash(key)).customer_id, "site_a").project_id)[0].tar_key
-    archive = tarfile.open(fileobj=io.BytesIO(stack.runtime.blobs.get_bytes(tar_key)), mode="r:gz")
+    archive = tarfile.open(fileobj=io.BytesIO(stack.runtime.export_blobs.get_bytes(tar_key)), mode="r:gz")
     names = archive.getnames()
     assert "metadata.json" in names
     images = [name for name in names if name.endswith(".jpg")]

@@ -309,8 +309,40 @@ def test_lifecycle_expires_transit_and_exports(storage: Template) -> None:
 # API
 
 
+API_ENVIRONMENT = {
+    "Variables": Match.object_like(
+        {
+            "FRAMESIEVE_BACKEND": "aws",
+            "FRAMESIEVE_AWS_TABLE_PREFIX": PREFIX,
+            "FRAMESIEVE_AWS_BLOB_BUCKET": Match.any_value(),
+            "FRAMESIEVE_AWS_EXPORT_BUCKET": Match.any_value(),
+            "FRAMESIEVE_AWS_JOB_STATE_MACHINE_ARN": Match.any_value(),
+            "FRAMESIEVE_AWS_EXPORT_STATE_MACHINE_ARN": Match.any_value(),
+        }
+    )
+}
+
+
 def test_api_function_serves_chalice_app(api: Template) -> None:
     api.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "PackageType": "Image",
+            "ImageConfig": {"Command": ["framesieve.api.app"], "EntryPoint": ["python", "-m", "awslambdaric"]},
+            "MemorySize": 1024,
+            "Timeout": 29,
+            "Environment": API_ENVIRONMENT,
+        },
+    )
+    api.resource_count_is("AWS::Lambda::LayerVersion", 0)
+
+
+def test_api_layer_variant_uses_zip(cdk_home: Path, tmp_path: Path) -> None:
+    app = App(context={**CONTEXT, "framesieve:api_code": "layer"}, outdir=str(tmp_path / "cdk.out"))
+    stacks = build_stacks(app, check=False)
+    template = Template.from_stack(stacks.api)
+
+    template.has_resource_properties(
         "AWS::Lambda::Function",
         {
             "Handler": "framesieve.api.app",
@@ -318,21 +350,10 @@ def test_api_function_serves_chalice_app(api: Template) -> None:
             "MemorySize": 1024,
             "Timeout": 29,
             "Layers": Match.any_value(),
-            "Environment": {
-                "Variables": Match.object_like(
-                    {
-                        "FRAMESIEVE_BACKEND": "aws",
-                        "FRAMESIEVE_AWS_TABLE_PREFIX": PREFIX,
-                        "FRAMESIEVE_AWS_BLOB_BUCKET": Match.any_value(),
-                        "FRAMESIEVE_AWS_EXPORT_BUCKET": Match.any_value(),
-                        "FRAMESIEVE_AWS_JOB_STATE_MACHINE_ARN": Match.any_value(),
-                        "FRAMESIEVE_AWS_EXPORT_STATE_MACHINE_ARN": Match.any_value(),
-                    }
-                )
-            },
+            "Environment": API_ENVIRONMENT,
         },
     )
-    api.resource_count_is("AWS::Lambda::LayerVersion", 1)
+    template.resource_count_is("AWS::Lambda::LayerVersion", 1)
 
 
 def test_api_gateway_proxies_every_path(api: Template) -> None:

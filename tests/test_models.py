@@ -28,6 +28,7 @@ from framesieve.models.build.canonical import canonicalize
 from framesieve.models.cache import builtin_model_path
 from framesieve.models.catalog import BUILTIN_MODELS
 from framesieve.models.runner import CPU_PROVIDER, select_providers
+from framesieve.segment import process_segment
 from framesieve.video import Segment, read_frames
 
 
@@ -243,3 +244,18 @@ def test_model_taggers_fill_every_tag(model_settings, demo_video):
         for spec in MODEL_TAGS:
             assert spec.accepts(row[spec.name]), f"{spec.name}={row[spec.name]!r}"
         assert set(METADATA_KEYS) <= set(row)
+
+
+def test_model_taggers_in_segment_processing(model_settings, demo_video):
+    taggers = model_taggers(settings=model_settings)
+
+    result = process_segment(demo_video, Segment(0, 0, 40), None, extra_taggers=taggers)
+
+    assert result.frames == 40
+    for row in result.rows:
+        assert row["person_detected"] is True
+        assert row["person_count"] == len(row["person_boxes"])
+        assert isinstance(row["face_detected"], bool)
+        assert isinstance(row["text_detected"], bool)
+    # Forty frames at 10 fps: the gate forces a run every 10 frames at least.
+    assert 4 <= taggers[0].frames_examined < 40

@@ -1,6 +1,6 @@
 """Precision and recall of person_detected on hand-labelled frames of the shared clips.
 
-The labels (tests/data/labels/person_frames.csv, made as its README says)
+The labels (tests/data/labels/person_frames.csv, made as its README describes)
 cover frames from twelve clips; each clip is read from ../shared/videos, so
 the test skips when that corpus is absent.
 """

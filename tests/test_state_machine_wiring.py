@@ -1,9 +1,9 @@
 """Run the real pipeline steps in the order the synthesized job state machine wires them.
 
 The job state machine's definition is read from the synthesized template
-and interpreted state by state: a Lambda task calls the handler named by its
-function's image command, a Batch task runs ``handlers.batch`` in-process
-with the environment its ContainerOverrides build, and Pass, Choice, Map,
+and interpreted state by state. A Lambda task calls the handler named by its
+function's image command. A Batch task runs ``handlers.batch`` in-process
+with the environment its ContainerOverrides build. Pass, Choice, Map,
 Catch, ResultPath and OutputPath follow the Amazon States Language. The
 records and blobs live in DynamoDB and S3 tables and buckets that moto
 serves, created from the same table design the CDK stack deploys.
@@ -361,8 +361,8 @@ def aws_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
     """framesieve's DynamoDB records and S3 blobs on moto, with tables made from the CDK table design.
 
     The settings name the embedded backend only so that the fetch policy
-    admits the loopback URL of the test's own HTTP server; on the aws
-    backend it rejects loopback addresses.
+    admits the loopback URL of the test's own HTTP server, because on the
+    aws backend it rejects loopback addresses.
     """
     moto = pytest.importorskip("moto")
     import boto3

@@ -57,16 +57,21 @@ def write_manifest(
     return count
 
 
-def build_tarball(blobs: BlobStore, manifest_key: str, tar_key: str) -> int:
-    """Write a gzipped tarball of the manifest and every frame it lists; returns the frame count."""
-    manifest = json.loads(blobs.get_bytes(manifest_key))
+def build_tarball(frames_store: BlobStore, export_store: BlobStore, manifest_key: str, tar_key: str) -> int:
+    """Write a gzipped tarball of the manifest and every frame it lists; returns the frame count.
+
+    Frames are read from ``frames_store``; the manifest is read from and the
+    tarball written to ``export_store``.
+    """
+    manifest_bytes = export_store.get_bytes(manifest_key)
+    manifest = json.loads(manifest_bytes)
     frames = 0
 
     with tempfile.TemporaryDirectory(prefix="framesieve-tar-") as workdir:
         workdir_path = Path(workdir)
         tar_path = workdir_path / "export.tar.gz"
         manifest_path = workdir_path / MANIFEST_NAME
-        manifest_path.write_bytes(blobs.get_bytes(manifest_key))
+        manifest_path.write_bytes(manifest_bytes)
 
         with tarfile.open(tar_path, "w:gz") as archive:
             archive.add(manifest_path, arcname=MANIFEST_NAME)
@@ -75,11 +80,11 @@ def build_tarball(blobs: BlobStore, manifest_key: str, tar_key: str) -> int:
                 if not frame_key:
                     continue
                 image = workdir_path / "frame.jpg"
-                blobs.download_file(frame_key, image)
+                frames_store.download_file(frame_key, image)
                 archive.add(image, arcname=sample["file"])
                 frames += 1
 
-        blobs.put_file(tar_key, tar_path, content_type="application/gzip")
+        export_store.put_file(tar_key, tar_path, content_type="application/gzip")
 
     logger.info("export tarball written key=%s frames=%d", tar_key, frames)
     return frames

@@ -25,6 +25,12 @@ class Runtime:
     records: RecordStore
     blobs: BlobStore
     executor: Executor | None = None
+    exports: BlobStore | None = None
+
+    @property
+    def export_blobs(self) -> BlobStore:
+        """Where export manifests and tarballs go; the blob store unless set apart."""
+        return self.exports if self.exports is not None else self.blobs
 
 
 _lock = threading.Lock()
@@ -46,6 +52,7 @@ def build(settings: Settings) -> Runtime:
                 settings.aws_job_state_machine_arn,
                 settings.aws_export_state_machine_arn,
             ),
+            exports=S3BlobStore(settings.aws_export_bucket) if settings.aws_export_bucket else None,
         )
 
     from framesieve.blobs.local import LocalBlobStore

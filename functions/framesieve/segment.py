@@ -142,14 +142,17 @@ def process_segment(
     queue_size: int = 64,
     writer_threads: int = 2,
     extra_taggers: Sequence[BatchTagger] = (),
+    on_progress: Callable[[int], None] | None = None,
+    progress_every: int = 100,
 ) -> SegmentResult:
     """Decode, tag and write every frame of ``segment``; return one row per frame.
 
     A row contains ``frame_number``, ``timestamp`` (seconds) and every built-in
     tag, plus the tags of ``extra_taggers``. ``write_frame`` is called with
     each frame's number and BGR image on a writer thread; ``None`` stores no
-    frames. Errors from decoding (``VideoError``), from ``write_frame`` and
-    from the taggers propagate.
+    frames. ``on_progress`` receives the number of frames tagged since its
+    last call, every ``progress_every`` frames. Errors from decoding
+    (``VideoError``), from ``write_frame`` and from the taggers propagate.
     """
     if writer_threads < 1:
         raise ValueError(f"writer_threads must be at least 1, got {writer_threads}")
@@ -175,10 +178,14 @@ def process_segment(
             row.update(tagger.tag(frame.image))
             extra.add(frame.image, row)
             rows.append(row)
+            if on_progress is not None and len(rows) % progress_every == 0:
+                on_progress(progress_every)
 
         extra.flush()
         if writer is not None:
             writer.finish()
+        if on_progress is not None and len(rows) % progress_every:
+            on_progress(len(rows) % progress_every)
     except BaseException:
         if writer is not None:
             writer.abandon()

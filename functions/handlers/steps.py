@@ -2,9 +2,9 @@
 
 Each handler passes the state input to the step function of the same name
 in ``framesieve.pipeline.job`` or ``framesieve.pipeline.export`` and returns
-its result as the state output. Exceptions propagate, so Step Functions sees
-the exception's class name as the error and applies the state's Retry and
-Catch rules.
+its result as the state output. Exceptions propagate, so Step Functions
+reports the exception's class name as the error and applies the state's
+Retry and Catch rules.
 """
 
 from __future__ import annotations

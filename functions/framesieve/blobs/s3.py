@@ -25,6 +25,11 @@ from framesieve.errors import NotFound, RecordNotFound, StorageError
 
 logger = logging.getLogger(__name__)
 
+# Keys of videos in transit contain this segment (see framesieve.keys), and
+# the tag matches the expiry rule that infra/storage.py puts on the bucket.
+TRANSIT_SEGMENT = "/transit/"
+TRANSIT_TAG = "framesieve-transit=true"
+
 # DeleteObjects accepts at most 1000 keys a request.
 _DELETE_BATCH = 1000
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -93,12 +98,17 @@ class S3BlobStore(BlobStore):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        extra_args = {"ContentType": content_type}
+        if TRANSIT_SEGMENT in key:
+            # Lifecycle rules cannot match a wildcard prefix, so the bucket's
+            # expiry rule for videos in transit matches this tag instead.
+            extra_args["Tagging"] = TRANSIT_TAG
         with self._s3_errors("upload", _check_key(key)):
             self.client.upload_file(
                 str(path),
                 self.bucket,
                 key,
-                ExtraArgs={"ContentType": content_type},
+                ExtraArgs=extra_args,
                 Config=self._transfer_config,
             )
         logger.debug("uploaded %s to s3://%s/%s", path, self.bucket, key)

@@ -15,7 +15,6 @@ from framesieve.models.cache import ModelUnavailable, builtin_model_path
 from framesieve.models.cascade import CascadedTagger, CascadeSettings, ChangeGate
 from framesieve.models.face import FACE_SPECS, FaceDetector
 from framesieve.models.person import PERSON_SPECS, PersonDetector
-from framesieve.models.runner import OnnxModel, shared_model
 from framesieve.models.settings import ModelSettings
 from framesieve.models.text import TEXT_SPECS, TextDetector
 from framesieve.tagging import BatchTagger, TagSpec
@@ -36,6 +35,16 @@ __all__ = [
     "model_taggers",
 ]
 
+def __getattr__(name: str):
+    # onnxruntime loads only when a model runs, so listing MODEL_TAGS (the
+    # API's get_tags) works without it.
+    if name == "OnnxModel":
+        from framesieve.models.runner import OnnxModel
+
+        return OnnxModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 MODEL_TAGS: tuple[TagSpec, ...] = PERSON_SPECS + FACE_SPECS + TEXT_SPECS
 
 # Keys the detectors add to every frame besides MODEL_TAGS; not filterable tags.
@@ -45,9 +54,11 @@ METADATA_KEYS: tuple[str, ...] = ("person_boxes", "face_count", "face_boxes", "t
 def builtin_detectors(settings: ModelSettings | None = None) -> list[BatchTagger]:
     """The person, face and text detectors, on sessions shared across the process.
 
-    Raises ``ModelUnavailable`` when the cache lacks a model or holds a
+    Raises ``ModelUnavailable`` when the cache lacks a model or contains a
     file with the wrong checksum.
     """
+    from framesieve.models.runner import OnnxModel, shared_model
+
     settings = settings or ModelSettings.from_env()
 
     def load(name: str) -> OnnxModel:

@@ -30,7 +30,7 @@ def sha256_of(path: Path) -> str:
 
 
 def is_current(model: BuiltinModel, cache_dir: Path) -> bool:
-    """True when the cache holds ``model`` with its pinned checksum."""
+    """True when ``cache_dir`` contains ``model`` with its pinned checksum."""
     path = cache_dir / model.file_name
     return path.is_file() and sha256_of(path) == model.sha256
 

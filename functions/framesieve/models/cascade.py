@@ -1,10 +1,10 @@
 """Run models only on frames that changed: a cheap difference detector in front of them.
 
-Each frame is shrunk to a small grey thumbnail. When its mean absolute
-difference from the thumbnail of the last frame the models saw stays at or
-below ``threshold`` grey levels, the models' previous result is carried
-forward; otherwise, or when ``max_gap_frames`` frames have passed since the
-models last ran, the models run. The difference is taken after removing each
+Each frame is shrunk to a small grey thumbnail and compared with the
+thumbnail of the last frame the models saw. The models run when the mean
+absolute difference exceeds ``threshold`` grey levels, or when
+``max_gap_frames`` frames have passed since they last ran. Every other frame
+gets a copy of their previous result. The difference is taken after removing each
 thumbnail's mean, so camera flicker and auto-exposure steps do not count as
 change.
 

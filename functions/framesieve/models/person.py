@@ -8,16 +8,16 @@ class ids. It was trained for one class, pedestrians, whose id is 1.
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from framesieve.models.detections import Box, clip_unit
-from framesieve.models.runner import OnnxModel
 from framesieve.tagging import TagSpec
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from framesieve.models.runner import OnnxModel
 
 INPUT_SIZE = 300
 PERSON_CLASS = 1

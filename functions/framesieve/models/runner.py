@@ -1,9 +1,9 @@
 """Run an ONNX model on batches of frames with onnxruntime.
 
-The same runner serves built-in and custom models: it opens an
+The same runner serves built-in and custom models. It opens an
 ``InferenceSession`` on the CUDA provider when this onnxruntime build has it
-(the ``onnxruntime-gpu`` wheel) and on the CPU otherwise, and splits large
-inputs into batches of at most ``batch_size`` along the first axis.
+(the ``onnxruntime-gpu`` wheel), else on the CPU. Large inputs are split into
+batches of at most ``batch_size`` along the first axis.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ _loading = threading.Lock()
 
 
 def shared_model(path: Path, settings: ModelSettings) -> OnnxModel:
-    """One ``OnnxModel`` per file and settings in this process, loaded on first use."""
+    """Return the process-wide ``OnnxModel`` for ``path`` and ``settings``, loading it on first use."""
     key = (Path(path).resolve(), settings)
     with _loading:
         model = _loaded.get(key)

@@ -28,10 +28,10 @@ def _non_negative_int(variable: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """Where built models live and how onnxruntime runs them.
+    """Model cache folder and onnxruntime session options.
 
-    ``threads`` sets both intra-op and inter-op thread counts; 0 lets
-    onnxruntime choose (one intra-op thread per physical core).
+    ``threads`` sets both intra-op and inter-op thread counts, and 0 keeps
+    onnxruntime's own choice.
     ``batch_size`` is the most frames given to one ``InferenceSession.run``.
     """
 

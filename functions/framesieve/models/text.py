@@ -3,19 +3,23 @@
 The network takes a BGR image normalised to -1..1 in NCHW layout, with sides
 that are multiples of 32, and returns a per-pixel text probability map of the
 same size. A text region here is a connected area where the probability
-exceeds ``PIXEL_THRESHOLD`` whose mean probability reaches
-``REGION_THRESHOLD`` (rapidocr's ``thresh`` and ``box_thresh``); regions
-smaller than ``MIN_REGION_SIDE`` pixels on a side are dropped, as rapidocr does.
+exceeds ``PIXEL_THRESHOLD`` and whose mean probability reaches
+``REGION_THRESHOLD`` (rapidocr's ``thresh`` and ``box_thresh``). As in
+rapidocr, regions under ``MIN_REGION_SIDE`` pixels on a side are dropped.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from framesieve.models.detections import Box
-from framesieve.models.runner import OnnxModel
 from framesieve.tagging import TagSpec
+
+if TYPE_CHECKING:
+    from framesieve.models.runner import OnnxModel
 
 # NOTE: rapidocr upscales so the shorter side is at least 736 px for
 # document images. Frames are scaled so the longer side is 640 px instead,

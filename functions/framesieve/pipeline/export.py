@@ -21,7 +21,7 @@ def build_export(event: dict) -> dict:
     logger.info("export stage=tar export=%s", export.export_id)
 
     tar_key = keys.export_tarball(export.customer_id, export.project_id, export.export_id)
-    build_tarball(current.blobs, export.json_key, tar_key)
+    build_tarball(current.blobs, current.export_blobs, export.json_key, tar_key)
     current.records.update_export(
         export.export_id, [ExportStatus.PROCESSING], status=ExportStatus.COMPLETE, tar_key=tar_key
     )

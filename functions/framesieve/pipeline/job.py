@@ -46,7 +46,7 @@ def fetch_video(event: dict) -> dict:
     """Download the video from its URL into blob storage, streaming."""
     current = runtime.current()
     job = current.records.update_job(
-        event["job_id"], ACTIVE, status=JobStatus.PROCESSING, updated_at=time.time(), reason=""
+        event["job_id"], ACTIVE, status=JobStatus.PROCESSING, updated_at=time.time(), reason="", frames_done=0
     )
     logger.info("job stage=fetch job=%s video=%s", job.job_id, job.video_name)
 
@@ -115,6 +115,7 @@ def process_segment(event: dict) -> dict:
             write_frame,
             queue_size=current.settings.frame_queue_size,
             extra_taggers=extra_taggers,
+            on_progress=lambda frames: current.records.add_job_frames(job.job_id, frames),
         )
 
     for row in result.rows:
@@ -125,7 +126,6 @@ def process_segment(event: dict) -> dict:
     pq.write_table(pa.Table.from_pylist(result.rows), buffer)
     current.blobs.put_bytes(part_key, buffer.getvalue())
 
-    current.records.add_job_frames(job.job_id, result.frames)
     logger.info("job segment done job=%s segment=%d frames=%d", job.job_id, segment.index, result.frames)
     return {"job_id": job.job_id, "segment_index": segment.index, "frames": result.frames, "part_key": part_key}
 
@@ -140,9 +140,16 @@ def merge_segments(event: dict) -> dict:
     tables = []
     expected_next = 0
     for part in parts:
-        if part["frames"] == 0:
+        # A segment that AWS Batch ran reports only its index, because Step
+        # Functions reads a Batch job's status and not its output.
+        part_key = part.get("part_key") or keys.segment_part(
+            job.customer_id, job.project_id, job.job_id, part["segment_index"]
+        )
+        if part.get("frames") == 0:
             continue
-        table = pq.read_table(io.BytesIO(current.blobs.get_bytes(part["part_key"])))
+        table = pq.read_table(io.BytesIO(current.blobs.get_bytes(part_key)))
+        if table.num_rows == 0:
+            continue
         numbers = table.column("frame_number").to_numpy()
         if int(numbers[0]) != expected_next:
             raise VideoError(

@@ -49,14 +49,14 @@ def export_metadata(ctx: Context, params: Params) -> dict:
 
     json_key = keys.export_manifest(ctx.key.customer_id, project.project_id, export.export_id)
     header = {"project_name": project.project_name, "export_name": name, "filters": frame_filter.to_dict()}
-    count = write_manifest(ctx.blobs, json_key, header, samples())
+    count = write_manifest(ctx.runtime.export_blobs, json_key, header, samples())
     ctx.records.update_export(export.export_id, [ExportStatus.QUEUED], json_key=json_key, num_samples=count)
 
     logger.info("export queued export=%s project=%s samples=%d", export.export_id, project.project_name, count)
     ctx.runtime.executor.start_export({"export_id": export.export_id})
     return {
         "description": "queued for tarring",
-        "metadata_json_url": ctx.blobs.presigned_url(json_key, ctx.settings.link_ttl_seconds),
+        "metadata_json_url": ctx.runtime.export_blobs.presigned_url(json_key, ctx.settings.link_ttl_seconds),
         "num_samples": count,
     }
 
@@ -64,6 +64,7 @@ def export_metadata(ctx: Context, params: Params) -> dict:
 def get_exports_status(ctx: Context, params: Params) -> dict:
     project = ctx.project(params)
     ttl = ctx.settings.link_ttl_seconds
+    store = ctx.runtime.export_blobs
     exports = []
 
     for export in ctx.records.list_exports(project.project_id):
@@ -74,9 +75,9 @@ def get_exports_status(ctx: Context, params: Params) -> dict:
             "num_samples": export.num_samples,
         }
         if export.json_key:
-            entry["json_path"] = ctx.blobs.presigned_url(export.json_key, ttl)
+            entry["json_path"] = store.presigned_url(export.json_key, ttl)
         if export.status == ExportStatus.COMPLETE and export.tar_key:
-            entry["tar_path"] = ctx.blobs.presigned_url(export.tar_key, ttl)
+            entry["tar_path"] = store.presigned_url(export.tar_key, ttl)
         if export.status == ExportStatus.FAILED:
             entry["reason"] = export.reason
         exports.append(entry)

@@ -42,11 +42,11 @@ GRID = 4
 def chosen_frames(path: Path, count: int) -> dict[int, np.ndarray]:
     """``count`` frames spread evenly from the first to the last decoded frame."""
     total = sum(1 for _ in read_frames(path, Segment(0, 0, None), stride=1))
-    wanted = {round(i * (total - 1) / (count - 1)) for i in range(count)}
+    chosen = {round(i * (total - 1) / (count - 1)) for i in range(count)}
     return {
         frame.frame_number: frame.image
         for frame in read_frames(path, Segment(0, 0, None))
-        if frame.frame_number in wanted
+        if frame.frame_number in chosen
     }
 
 

@@ -6,8 +6,13 @@ single-threaded TensorFlow do not help), so two conversions of one frozen graph
 differ byte for byte while computing the same function. Here every tensor is
 renamed after a hash of what computes it (operator, attributes, the hashes of
 its inputs, constants by content), nodes computing the same value are merged,
-and nodes are sorted topologically with the hash as tie-break. The bytes then
-depend only on the computation, so the build can pin their sha256.
+and nodes are sorted topologically with the hash as tie-break. Subgraphs and
+symbolic dimensions, which tf2onnx also numbers, get names from their
+position, and a ``Loop``'s reorderable outputs are put in a fixed order. The
+bytes then depend only on the computation, so the build can pin their sha256.
+
+Merging equal nodes is only sound for deterministic operators, so a graph
+with random operators is rejected.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from collections import defaultdict
 import onnx
 
 _HASH_CHARS = 20
+_RANDOM_OPERATORS = frozenset(
+    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli"}
+)
 
 
 def _digest(*parts: object) -> str:
@@ -163,6 +171,8 @@ def _canonicalize_graph(graph: onnx.GraphProto, outer: _Scope | None, prefix: st
     # input key is known when its consumer is reached.
     kept: dict[str, onnx.NodeProto] = {}
     for node in graph.node:
+        if node.op_type in _RANDOM_OPERATORS:
+            raise ValueError(f"node {node.name!r} is a random {node.op_type}; its outputs cannot be merged by content")
         input_keys = [scope.keys[name] if name else "" for name in node.input]
         attribute_prefix = f"{prefix}_{_digest(node.op_type, input_keys)[:8]}"
         if node.op_type == "Loop" and not node.domain:
