@@ -82,8 +82,8 @@ def build_stack(backend: str, workdir: Path, media_root: Path, **overrides) -> I
         home=workdir / "home",
         media_root=media_root,
         segment_frames=overrides.pop("segment_frames", 3000),
-        rate_limit_per_second=1000.0,
-        rate_limit_burst=10000,
+        rate_limit_per_second=overrides.pop("rate_limit_per_second", 1000.0),
+        rate_limit_burst=overrides.pop("rate_limit_burst", 10000),
         **overrides,
     )
     settings.home.mkdir(parents=True, exist_ok=True)

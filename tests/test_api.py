@@ -331,3 +331,63 @@ def test_train_flag_and_quota(stack, media_root):
     status, body = stack.call("GET", "get_projects", key)
     assert body["customer_info"]["videos_left"] == 0
     assert body["customer_info"]["hours_left"] < 100.0
+
+
+def test_second_customer_cannot_touch_anything(stack, media_root):
+    """Every endpoint, called with another key on the owner's names, is refused and changes nothing."""
+    owner = stack.new_key("owner")
+    job_id = indexed_project(stack, owner, media_root)
+    stack.call("GET", "export_metadata", owner, query="project_name=site_a&export_name=mine")
+    stack.wait_idle()
+    status, before = stack.call("GET", "get_metadata", owner, query="project_name=site_a")
+    intruder = stack.new_key("intruder")
+    clip_url = (media_root / "clip.avi").as_uri()
+
+    calls = [
+        ("GET", "get_tags", None, "project_name=site_a"),
+        ("POST", "add_tags", {"project_name": "site_a", "tags": [{"name": "stolen", "description": "x"}]}, ""),
+        ("POST", "delete_tags", {"project_name": "site_a", "tags": ["lighting"]}, ""),
+        ("POST", "push_video", {"project_name": "site_a", "video_url": clip_url, "video_name": "clip2"}, ""),
+        ("GET", "get_all_jobs", None, "project_name=site_a"),
+        ("GET", "get_job_status", None, f"project_name=site_a&job_id={job_id}"),
+        ("GET", "get_metadata", None, "project_name=site_a"),
+        ("GET", "get_intervals", None, "project_name=site_a&motion_detected=true"),
+        ("GET", "export_metadata", None, "project_name=site_a&export_name=steal"),
+        ("POST", "export_metadata", {"project_name": "site_a", "export_name": "steal"}, ""),
+        ("GET", "get_exports_status", None, "project_name=site_a"),
+        ("POST", "get_exports_status", {"project_name": "site_a"}, ""),
+        ("POST", "add_custom_model_config", {"project_name": "site_a", "model_name": "m", "version_name": "v", "file_urls": [clip_url]}, ""),
+        ("POST", "set_active_custom_model", {"project_name": "site_a", "model_name": "m", "version_name": "v"}, ""),
+        ("GET", "get_custom_models", None, "project_name=site_a"),
+    ]
+    for method, endpoint, body, query in calls:
+        status, response = stack.call(method, endpoint, intruder, body, query)
+        assert status == 404, (endpoint, response)
+        assert "not found" in response["description"], (endpoint, response)
+
+    status, projects = stack.call("GET", "get_projects", intruder)
+    assert projects["projects"] == []
+
+    status, after = stack.call("GET", "get_metadata", owner, query="project_name=site_a")
+    assert after["total_samples"] == before["total_samples"]
+    status, tags = stack.call("GET", "get_tags", owner, query="project_name=site_a")
+    names = {tag["name"] for tag in tags["tag_status"]["tags"]}
+    assert "lighting" in names and "stolen" not in names
+    status, jobs = stack.call("GET", "get_all_jobs", owner, query="project_name=site_a")
+    assert jobs["total_jobs"] == 1
+    status, exports = stack.call("GET", "get_exports_status", owner, query="project_name=site_a")
+    assert [export["name"] for export in exports["exports"]] == ["mine"]
+
+
+def test_rate_limit_answers_429(tmp_path, media_root):
+    with build_stack("embedded", tmp_path, media_root, rate_limit_per_second=0.5, rate_limit_burst=3) as stack:
+        key = stack.new_key()
+        statuses = [stack.client.http.get("/v1/get_projects", headers={"X-API-Key": key}) for _ in range(5)]
+        codes = [response.status_code for response in statuses]
+        assert codes[:3] == [200, 200, 200]
+        assert codes[3] == 429
+        assert int(statuses[3].headers["Retry-After"]) >= 1
+        assert "description" in json.loads(statuses[3].body)
+
+        other = stack.new_key("other")
+        assert stack.client.http.get("/v1/get_projects", headers={"X-API-Key": other}).status_code == 200

@@ -26,7 +26,7 @@ from video_corpus import write_clip
 logger = logging.getLogger(__name__)
 
 # Generated requests per operation and generation mode (positive, negative).
-MAX_EXAMPLES = 150
+MAX_EXAMPLES = 20
 FUZZ_PROJECT = "fuzz"
 
 # A URL with any scheme but file:// would make the server fetch from

@@ -19,6 +19,7 @@ from framesieve import runtime
 from framesieve.auth import authenticate
 from framesieve.errors import BadRequest, FramesieveError, PayloadTooLarge, TooManyRequests
 from framesieve.names import MAX_BODY_BYTES
+from framesieve.ratelimit import RateLimiter
 from framesieve.openapi import OPENAPI_PATH, build_document
 from framesieve.service import custom_models, exports, frames, projects, videos
 from framesieve.service.context import Context, Params
@@ -69,17 +70,17 @@ def _query(request) -> dict[str, list[str]]:
     return {name: params.getlist(name) for name in params}
 
 
-_limiter_instance = None
+_limiters: dict[int, RateLimiter] = {}
 
 
-def _limiter():
-    global _limiter_instance
-    if _limiter_instance is None:
-        from framesieve.ratelimit import RateLimiter
-
-        settings = runtime.current().settings
-        _limiter_instance = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    return _limiter_instance
+def _limiter(current: runtime.Runtime) -> RateLimiter:
+    """One limiter per runtime, so a process that swaps runtimes gets fresh limits."""
+    limiter = _limiters.get(id(current.settings))
+    if limiter is None:
+        settings = current.settings
+        limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        _limiters[id(current.settings)] = limiter
+    return limiter
 
 
 def handle(operation: Operation, methods: list[str]) -> Response:
@@ -92,7 +93,7 @@ def handle(operation: Operation, methods: list[str]) -> Response:
         current = runtime.current()
         raw_key = request.headers.get("x-api-key")
         key = authenticate(current.records, raw_key)
-        _limiter().check(key.key_hash)
+        _limiter(current).check(key.key_hash)
 
         body = _parse_body(request) if request.method != "GET" else {}
         params = Params(body=body, query=_query(request))

@@ -52,7 +52,7 @@ METADATA_KEYS: tuple[str, ...] = ("person_boxes", "face_count", "face_boxes", "t
 
 
 def builtin_detectors(settings: ModelSettings | None = None) -> list[BatchTagger]:
-    """The person, face and text detectors, on sessions shared across the process.
+    """Load the person, face and text detectors on sessions shared across the process.
 
     Raises ``ModelUnavailable`` when the cache lacks a model or contains a
     file with the wrong checksum.
