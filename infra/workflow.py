@@ -131,8 +131,9 @@ def job_definition(
     fetch = catching(lambda_step(scope, "Fetch video", steps["fetch_video"]))
     plan = catching(lambda_step(scope, "Probe and plan", steps["probe_and_plan"]))
 
-    # probe_and_plan sets needs_gpu when the project has an active custom
-    # model. Without the flag the segments run on the CPU queue.
+    # probe_and_plan sets needs_gpu when the project shows a detector tag
+    # (person_detected and the like) or has an active custom model. Without
+    # the flag the segments run on the CPU queue.
     use_gpu = sfn.Pass(scope, "Use GPU queue", result=sfn.Result.from_boolean(True), result_path="$.use_gpu")
     use_cpu = sfn.Pass(scope, "Use CPU queue", result=sfn.Result.from_boolean(False), result_path="$.use_gpu")
     choose_queue = sfn.Choice(scope, "Choose segment queue")
@@ -149,6 +150,8 @@ def job_definition(
                 "info": sfn.JsonPath.object_at("$.info"),
                 # The model versions the plan fixed, so every segment runs the same ones.
                 "models": sfn.JsonPath.list_at("$.models"),
+                "model_tags": sfn.JsonPath.list_at("$.model_tags"),
+                "cascade": sfn.JsonPath.object_at("$.cascade"),
                 "segment": sfn.JsonPath.object_at("$$.Map.Item.Value"),
             },
         },

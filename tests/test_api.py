@@ -391,3 +391,44 @@ def test_rate_limit_answers_429(tmp_path, media_root):
 
         other = stack.new_key("other")
         assert stack.client.http.get("/v1/get_projects", headers={"X-API-Key": other}).status_code == 200
+
+
+def test_project_settings_round_trip(stack):
+    key = stack.new_key()
+    status, _ = stack.call("POST", "init_project", key, {"project_name": "p", "cascade": {"max_gap_frames": 5}})
+    assert status == 200
+
+    status, body = stack.call("GET", "get_project_settings", key, query="project_name=p")
+    assert status == 200
+    assert body["settings"]["cascade"]["enabled"] is True
+    assert body["settings"]["cascade"]["max_gap_frames"] == 5
+
+    status, body = stack.call("POST", "set_project_settings", key, {"project_name": "p", "cascade": {"enabled": False}})
+    assert status == 200
+    assert body["settings"]["cascade"]["enabled"] is False
+    status, body = stack.call("GET", "get_project_settings", key, query="project_name=p")
+    assert body["settings"]["cascade"]["enabled"] is False
+
+    for bad in ({"speed": 3}, {"max_gap_frames": "ten"}, "fast"):
+        status, body = stack.call("POST", "set_project_settings", key, {"project_name": "p", "cascade": bad})
+        assert status == 400, (bad, body)
+        assert body["description"]
+
+
+def test_detector_tags_on_frames(stack, media_root):
+    key = stack.new_key()
+    indexed_project(stack, key, media_root)
+
+    status, body = stack.call("GET", "get_tags", key, query="project_name=site_a")
+    tags = {tag["name"]: tag for tag in body["tag_status"]["tags"]}
+    for name in ("person_detected", "face_detected", "text_detected"):
+        assert tags[name]["status"] == "up"
+        assert tags[name]["output_kind"] == "boolean"
+
+    # The clip is a campus path with pedestrians in every frame.
+    status, body = stack.call("GET", "get_metadata", key, query="project_name=site_a&person_detected=True&end_index=2")
+    assert body["total_samples"] >= CLIP_FRAMES * 0.9
+    frame = body["metadata"][0]
+    assert frame["person_count"] >= 1
+    assert len(frame["person_boxes"]) == frame["person_count"]
+    assert all(0.0 <= value <= 1.0 for box in frame["person_boxes"] for value in box)

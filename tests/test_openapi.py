@@ -244,3 +244,44 @@ def test_fuzz_server_no_server_errors(fuzz_server):
     assert requests_sent >= MAX_EXAMPLES * 10
     assert all(status < 500 for status in statuses), dict(statuses)
     assert failures == []
+
+
+# Requests schemathesis does not generate: each must get a 4xx with a description.
+# The project has a custom tag "x", so a filter on x reaches the value checks.
+ODD_REQUESTS = [
+    ("POST", "/v1/get_metadata", b"[" * 100_000, 400),
+    ("POST", "/v1/get_metadata", b'{"project_name": "fuzz", "a": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400),
+    ("POST", "/v1/get_metadata", b'{"project_name": "fuzz", "tags": {"x": {"a": 1}}}', 400),
+    ("POST", "/v1/get_intervals", b'{"project_name": "fuzz", "x": [[1]]}', 400),
+    ("POST", "/v1/init_project", b'{"project_name": "\xff"}', 400),
+    ("POST", "/v1/get_projects", b"null", 400),
+    ("GET", "/v1/get_metadata?project_name=%ff", b"", 400),
+    ("GET", "/v1/no_such_endpoint", b"", 404),
+    ("POST", "/", b"{}", 404),
+]
+
+
+@pytest.mark.parametrize("method, path, body, expected", ODD_REQUESTS)
+def test_server_odd_request_rejected(fuzz_server, method, path, body, expected):
+    import http.client
+
+    server, _ = fuzz_server
+    key = server.create_key("odd")
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("POST", "/v1/init_project", body=json.dumps({"project_name": FUZZ_PROJECT}), headers={"X-API-Key": key})
+    created = connection.getresponse()
+    assert created.status == 200, created.read()
+    created.read()
+    connection.request("POST", "/v1/add_tags", body=json.dumps({"project_name": FUZZ_PROJECT, "tags": ["x"]}), headers={"X-API-Key": key})
+    tagged = connection.getresponse()
+    assert tagged.status == 200, tagged.read()
+    tagged.read()
+
+    headers = {"X-API-Key": key, "Content-Type": "application/json", "Content-Length": str(len(body))}
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+
+    assert response.status == expected, payload[:300]
+    assert json.loads(payload)["description"]

@@ -58,6 +58,9 @@ def _parse_body(request) -> dict:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # json.loads recurses once per nesting level, and 1 MiB of "[" is far past the interpreter's limit.
+        raise BadRequest("request body is nested too deeply to parse as JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     return body
@@ -120,6 +123,8 @@ def _route(path: str, operation: Operation, methods: list[str]) -> None:
 
 _route("/v1/init_project", projects.init_project, ["POST"])
 _route("/v1/get_projects", projects.get_projects, ["GET", "POST"])
+_route("/v1/get_project_settings", projects.get_project_settings, ["GET", "POST"])
+_route("/v1/set_project_settings", projects.set_project_settings, ["POST"])
 _route("/v1/add_tags", projects.add_tags, ["POST"])
 _route("/v1/get_tags", projects.get_tags, ["GET", "POST"])
 _route("/v1/delete_tags", projects.delete_tags, ["POST"])
@@ -137,7 +142,7 @@ _route("/v1/get_exports_status", exports.get_exports_status, ["GET", "POST"])
 
 @app.route(OPENAPI_PATH, methods=ALL_METHODS, content_types=BODY_TYPES)
 def get_openapi() -> Response:
-    """Serve the OpenAPI description; it needs no API key because it documents how to get one used."""
+    """Serve the OpenAPI description without an API key, so tools can read it before they have one."""
     if app.current_request.method != "GET":
         return _error(405, f"method {app.current_request.method} is not allowed here; use GET")
     return Response(body=build_document(), status_code=200)

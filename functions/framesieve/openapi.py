@@ -33,7 +33,7 @@ def _obj(properties: dict[str, Schema], required: list[str] | None = None, extra
 
 
 def _with_description(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
-    """A success body: a ``description`` string plus ``properties``."""
+    """Build a success body schema: a ``description`` string plus ``properties``."""
     return _obj({"description": {"type": "string"}, **properties}, ["description", *(required or [])])
 
 
@@ -67,6 +67,19 @@ class Operation:
 _PROJECT = Param("project_name", _NAME, required=True, description="name of one of the caller's projects")
 _START = Param("start_index", _INDEX, description="first item of the page (default 0)")
 _END = Param("end_index", _INDEX, description="one past the last item (default start_index + 5000, at most start_index + 7500)")
+
+# Project settings; only the change cascade exists so far. A missing key takes its default.
+_CASCADE = _obj(
+    {
+        "enabled": {"type": "boolean", "default": True},
+        "threshold": {"type": "number", "minimum": 0, "maximum": 255, "default": 4.0,
+                      "description": "mean absolute grey-level difference that counts as a change"},
+        "max_gap_frames": {"type": "integer", "minimum": 1, "default": 10,
+                           "description": "most frames between two model runs"},
+    },
+    extra=False,
+)
+_SETTINGS = _obj({"cascade": _CASCADE}, ["cascade"])
 
 _TAG_ENTRY = {
     "oneOf": [
@@ -163,7 +176,7 @@ _CUSTOM_MODEL = _obj(
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "/v1/init_project", ("POST",), "Create a project",
-        (_PROJECT,),
+        (_PROJECT, Param("cascade", _CASCADE, body_only=True)),
         _with_description({"project_id": {"type": "string"}}, ["project_id"]),
         errors=(409,),
     ),
@@ -187,6 +200,18 @@ OPERATIONS: tuple[Operation, ...] = (
             },
             ["projects", "customer_info"],
         ),
+    ),
+    Operation(
+        "/v1/get_project_settings", ("GET", "POST"), "Read a project's settings",
+        (_PROJECT,),
+        _with_description({"project_name": {"type": "string"}, "settings": _SETTINGS}, ["project_name", "settings"]),
+        errors=(404,),
+    ),
+    Operation(
+        "/v1/set_project_settings", ("POST",), "Replace a project's settings; jobs queued afterwards use them",
+        (_PROJECT, Param("cascade", _CASCADE, body_only=True)),
+        _with_description({"settings": _SETTINGS}, ["settings"]),
+        errors=(404,),
     ),
     Operation(
         "/v1/add_tags", ("POST",), "Add custom metadata tags to a project",

@@ -20,6 +20,7 @@ from framesieve import runtime
 from framesieve.api import app
 from framesieve.errors import NotFound
 from framesieve.names import MAX_BODY_BYTES
+from framesieve.openapi import OPENAPI_PATH
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,14 @@ class FramesieveRequestHandler(ChaliceRequestHandler):
     def _generic_handle(self) -> None:
         if self.path.startswith(BLOB_PREFIX):
             self._serve_blob()
+            return
+
+        # Chalice's local gateway answers an unknown path with API Gateway's
+        # 403 {"message": ...}; every framesieve error carries a description.
+        path = self.path.split("?", 1)[0]
+        if path not in app.routes:
+            self._send_json(404, f"no endpoint at {path[:200]!r}; the endpoints are listed at {OPENAPI_PATH}")
+            self.close_connection = True
             return
 
         try:

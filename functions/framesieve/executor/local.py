@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from framesieve.executor.base import Executor
 from framesieve.pipeline import export as export_steps
@@ -35,16 +35,34 @@ def run_job(payload: dict, segment_pool: ThreadPoolExecutor) -> dict:
                 "video_key": plan["video_key"],
                 "info": plan["info"],
                 "models": plan["models"],
+                "model_tags": plan["model_tags"],
+                "cascade": plan["cascade"],
                 "segment": segment,
             }
             for segment in plan["segments"]
         ]
-        parts = list(segment_pool.map(job_steps.process_segment, items))
+        parts = _run_segments(items, segment_pool)
         merged = job_steps.merge_segments({"job_id": plan["job_id"], "parts": parts})
         return job_steps.finalize_job(merged)
     except Exception as exc:
         logger.warning("job step failed job=%s error=%s", payload.get("job_id"), exc)
         return job_steps.fail_job({"job_id": payload["job_id"], "error": exc})
+
+
+def _run_segments(items: list[dict], segment_pool: ThreadPoolExecutor) -> list[dict]:
+    """Process every segment; on a failure, let running segments end before raising.
+
+    fail_job deletes the job's blobs, so a segment still writing frames
+    after it would leave orphaned frames behind.
+    """
+    futures = [segment_pool.submit(job_steps.process_segment, item) for item in items]
+    try:
+        return [future.result() for future in futures]
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        raise
 
 
 def run_export(payload: dict) -> dict:

@@ -23,6 +23,8 @@ from framesieve import keys, runtime
 from framesieve.errors import FramesieveError, RecordNotFound, TransitionRejected, VideoError
 from framesieve.fetch import FetchPolicy, fetch_to_file
 from framesieve.model_versions import active_versions, load_taggers
+from framesieve.models import MODEL_TAGS, CascadedTagger, CascadeSettings, builtin_detectors
+from framesieve.tags import project_tags
 from framesieve.records.base import Job, JobStatus
 from framesieve.segment import encode_jpeg
 from framesieve.segment import process_segment as tag_segment
@@ -74,6 +76,10 @@ def probe_and_plan(event: dict) -> dict:
     # The plan fixes the model versions, so every segment of this job runs
     # the same ones even if the active version changes meanwhile.
     models = active_versions(current.records, job.project_id)
+    visible = {tag.name for tag in project_tags(current.records, job.project_id)}
+    model_tags = sorted(spec.name for spec in MODEL_TAGS if spec.name in visible)
+    project = _project_of(job)
+    cascade = CascadeSettings.from_dict(project.settings.get("cascade") if project else None)
 
     current.records.update_job(
         job.job_id, [JobStatus.PROCESSING], duration_seconds=info.duration_seconds, updated_at=time.time()
@@ -85,8 +91,38 @@ def probe_and_plan(event: dict) -> dict:
         "info": info.to_dict(),
         "segments": [segment.to_dict() for segment in segments],
         "models": models,
-        "needs_gpu": bool(models),
+        "model_tags": model_tags,
+        "cascade": cascade.to_dict(),
+        "needs_gpu": bool(models or model_tags),
     }
+
+
+def _project_of(job: Job):
+    for project in runtime.current().records.list_projects(job.customer_id):
+        if project.project_id == job.project_id:
+            return project
+    return None
+
+
+def segment_taggers(event: dict, job: Job) -> list:
+    """The model taggers a segment runs: built-in detectors the project shows, then custom models.
+
+    With the cascade on they run only on frames that changed, behind one
+    ``CascadedTagger`` per segment because the cascade keeps state.
+    """
+    current = runtime.current()
+    wanted = set(event.get("model_tags", []))
+    detectors = [
+        detector
+        for detector in (builtin_detectors() if wanted else [])
+        if any(spec.name in wanted for spec in detector.specs)
+    ]
+    taggers = [*detectors, *load_taggers(current.records, current.blobs, job.project_id, event.get("models", []))]
+
+    cascade = CascadeSettings.from_dict(event.get("cascade"))
+    if taggers and cascade.enabled:
+        return [CascadedTagger(taggers, cascade)]
+    return taggers
 
 
 def process_segment(event: dict) -> dict:
@@ -107,7 +143,7 @@ def process_segment(event: dict) -> dict:
         def write_frame(frame_number, image) -> None:
             current.blobs.put_bytes(frame_key(frame_number), encode_jpeg(image, quality), "image/jpeg")
 
-    extra_taggers = load_taggers(current.records, current.blobs, job.project_id, event.get("models", []))
+    extra_taggers = segment_taggers(event, job)
     with current.blobs.local_copy(event["video_key"]) as path:
         result = tag_segment(
             path,

@@ -45,10 +45,13 @@ class ApiKey:
 
 @dataclass
 class Project:
+    """A customer's project; ``settings`` holds per-project options such as the model cascade."""
+
     project_id: str
     customer_id: str
     project_name: str
     created_at: float
+    settings: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -176,6 +179,10 @@ class RecordStore(abc.ABC):
     @abc.abstractmethod
     def list_projects(self, customer_id: str) -> list[Project]:
         """Projects of one customer, oldest first."""
+
+    @abc.abstractmethod
+    def update_project_settings(self, customer_id: str, project_name: str, settings: dict) -> Project:
+        """Replace a project's settings; ``RecordNotFound`` if it does not exist."""
 
     # Tags
     @abc.abstractmethod

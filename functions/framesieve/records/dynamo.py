@@ -68,7 +68,9 @@ def _record(record_type: type[R], item: Model) -> R:
     for name, hint in _field_types(record_type).items():
         value = getattr(item, name)
         # DynamoDB returns 100.0 as 100, so numbers take the field's type again.
-        if hint in (bool, int, float) and value is not None:
+        if name == "settings" and value is None:
+            value = {}
+        elif hint in (bool, int, float) and value is not None:
             value = hint(value)
         elif isinstance(hint, type) and issubclass(hint, Enum):
             value = hint(value)
@@ -285,6 +287,19 @@ class DynamoRecordStore(RecordStore):
         self._update_conditionally(item, model.job_id, model.status, expected, changes, f"job {job_id}")
         logger.debug("updated job %s: %s", job_id, sorted(changes))
         return _record(Job, item)
+
+    def update_project_settings(self, customer_id: str, project_name: str, settings: dict) -> Project:
+        model = self.models.projects
+        item = model(customer_id=customer_id, project_name=project_name)
+        with self._backend_errors(f"update settings of project {project_name!r}"):
+            try:
+                item.update(actions=[model.settings.set(settings)], condition=model.project_name.exists())
+            except PynamoDBException as exc:
+                if _condition_failed(exc):
+                    raise RecordNotFound(f"project {project_name!r} not found") from exc
+                raise
+        logger.debug("updated settings of project %s", project_name)
+        return _record(Project, item)
 
     def add_job_frames(self, job_id: str, frames: int) -> None:
         model = self.models.jobs

@@ -91,6 +91,7 @@ def build_models(prefix: str, region: str | None = None, host: str | None = None
         project_name = UnicodeAttribute(range_key=True)
         project_id = UnicodeAttribute()
         created_at = NumberAttribute()
+        settings = JSONAttribute(null=True)
         by_project_id = ProjectIdIndex()
 
     class TagItem(Model):

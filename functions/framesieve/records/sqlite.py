@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS projects (
     customer_id TEXT NOT NULL,
     project_name TEXT NOT NULL,
     created_at REAL NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}',
     UNIQUE (customer_id, project_name)
 );
 CREATE TABLE IF NOT EXISTS tags (
@@ -178,6 +179,10 @@ class SqliteRecordStore(RecordStore):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            # Databases made before projects had settings get the column here.
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(projects)")}
+            if "settings" not in columns:
+                self._db.execute("ALTER TABLE projects ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StorageError(f"could not open record database {self.path}: {exc}") from exc
@@ -282,6 +287,17 @@ class SqliteRecordStore(RecordStore):
             (customer_id, project_name),
             f"project {project_name!r} not found",
         )
+
+    def update_project_settings(self, customer_id: str, project_name: str, settings: dict) -> Project:
+        with self._cursor(f"update settings of project {project_name!r}") as db:
+            row = db.execute(
+                "UPDATE projects SET settings = ? WHERE customer_id = ? AND project_name = ? RETURNING *",
+                (json.dumps(settings, sort_keys=True), customer_id, project_name),
+            ).fetchone()
+        if row is None:
+            raise RecordNotFound(f"project {project_name!r} not found")
+        logger.debug("updated settings of project %s", project_name)
+        return _from_row(Project, row)
 
     def list_projects(self, customer_id: str) -> list[Project]:
         return self._select_all(

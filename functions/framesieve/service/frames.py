@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from framesieve.errors import BadRequest
 from framesieve.filters import FrameFilter, parse_filters
 from framesieve.query import FrameRenderer, page_frames, queryable_jobs, video_intervals
 from framesieve.records.base import Job, Project
@@ -31,6 +34,8 @@ def filter_params(params: Params) -> dict[str, list[str]]:
 
 
 def _as_text(value: object) -> str:
+    if isinstance(value, (dict, list)):
+        raise BadRequest(f"filter values must be strings, numbers or booleans, got {json.dumps(value)[:80]}")
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

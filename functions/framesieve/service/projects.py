@@ -15,6 +15,16 @@ from framesieve.tags import project_tags
 logger = logging.getLogger(__name__)
 
 
+def _settings(params: Params) -> dict:
+    """Project settings from the request; only ``cascade`` exists so far."""
+    from framesieve.models.cascade import CascadeSettings
+
+    cascade = params.get("cascade")
+    if cascade is not None and not isinstance(cascade, dict):
+        raise BadRequest("cascade must be an object with enabled, threshold and max_gap_frames")
+    return {"cascade": CascadeSettings.from_dict(cascade).to_dict()}
+
+
 def init_project(ctx: Context, params: Params) -> dict:
     name = validate_name("project_name", params.get("project_name"))
     project = Project(
@@ -22,6 +32,7 @@ def init_project(ctx: Context, params: Params) -> dict:
         customer_id=ctx.key.customer_id,
         project_name=name,
         created_at=time.time(),
+        settings=_settings(params),
     )
     try:
         ctx.records.create_project(project)
@@ -47,6 +58,23 @@ def get_projects(ctx: Context, params: Params) -> dict:
             "hours_left": round(key.hours_left, 4),
         },
     }
+
+
+def get_project_settings(ctx: Context, params: Params) -> dict:
+    project = ctx.project(params)
+    from framesieve.models.cascade import CascadeSettings
+
+    cascade = CascadeSettings.from_dict(project.settings.get("cascade"))
+    return {"description": "Successful", "project_name": project.project_name, "settings": {"cascade": cascade.to_dict()}}
+
+
+def set_project_settings(ctx: Context, params: Params) -> dict:
+    """Replace the project's settings; new jobs use them."""
+    project = ctx.project(params)
+    settings = _settings(params)
+    ctx.records.update_project_settings(ctx.key.customer_id, project.project_name, settings)
+    logger.info("project settings updated project=%s settings=%s", project.project_name, settings)
+    return {"description": f"Updated settings of project {project.project_name}", "settings": settings}
 
 
 def _tag_list(params: Params) -> list:
