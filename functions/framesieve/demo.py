@@ -123,19 +123,19 @@ def _report(client: Client, project: str, job: dict, download_dir: Path) -> None
         print(f"  {tag['name']:<16} {', '.join(counts)}")
 
     print("\nQueries:")
-    for query in ({"motion_detected": "True", "lighting": "normal"}, {"blur": ["not_blurry", "slightly_blurry"], "contrast": "low"}):
+    for query in ({"person_detected": "True", "motion_detected": "True"}, {"lighting": ["dim", "normal"], "blur": "not_blurry"}):
         result = client.call("get_metadata", project_name=project, end_index=3, **query)
         print(f"  get_metadata {urllib.parse.urlencode(query, doseq=True)}: total_samples={result['total_samples']}")
 
-    intervals = client.call("get_intervals", project_name=project, motion_detected="True")
+    intervals = client.call("get_intervals", project_name=project, text_detected="True")
     for video in intervals:
         shown = video["intervals"][:8]
         more = len(video["intervals"]) - len(shown)
         suffix = f" ... and {more} more" if more > 0 else ""
-        print(f"\nIntervals with motion_detected=True in {video['video_name']}: {shown}{suffix}")
+        print(f"\nIntervals with text_detected=True in {video['video_name']}: {shown}{suffix}")
 
-    export_name = f"motion_{int(time.time())}"
-    started = client.call("export_metadata", project_name=project, export_name=export_name, motion_detected="True")
+    export_name = f"people_{int(time.time())}"
+    started = client.call("export_metadata", project_name=project, export_name=export_name, person_detected="True")
     export = _wait_for_export(client, project, export_name)
     if export["status"] != "complete":
         raise DemoError(f"export failed: {export.get('reason', 'no reason given')}")
