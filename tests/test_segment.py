@@ -163,3 +163,12 @@ def test_encode_jpeg_round_trip(demo_video: Path) -> None:
 def test_encode_jpeg_rejects_bad_quality(demo_video: Path) -> None:
     with pytest.raises(ValueError):
         encode_jpeg(np.zeros((8, 8, 3), np.uint8), quality=0)
+
+
+def test_segment_turns_opencv_pool_off(demo_video: Path) -> None:
+    # The pipeline's own threads fill the cores; OpenCV's pool would compete with them.
+    cv2.setNumThreads(2)
+
+    process_segment(demo_video, Segment(0, 0, 5), None)
+
+    assert cv2.getNumThreads() == 1

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import shared_video
 
-from framesieve.tagging import BUILTIN_TAGS, FrameTagger, TagSpec
+from framesieve.tagging import BUILTIN_TAGS, FrameTagger, TagSpec, measures
 from framesieve.tagging.builtin import aspect_ratio
 from framesieve.video import Segment, read_frames
 
@@ -278,3 +278,26 @@ def test_grey_input_is_tagged(demo_video: Path) -> None:
     assert tags["image_width"] == 768
     assert tags["blur"] == "not_blurry"
 
+
+
+def test_noise_sigma_equals_immerkaer_3x3_kernel(demo_video: Path) -> None:
+    # The separable filter must give the same sigma as the paper's 3x3 kernel.
+    grey = cv2.cvtColor(_frame(demo_video, 100), cv2.COLOR_BGR2GRAY)
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    response = cv2.filter2D(grey.astype(np.float32), -1, kernel)[1:-1, 1:-1]
+    height, width = grey.shape
+    direct = np.sqrt(np.pi / 2.0) * np.abs(response).sum() / (6.0 * (width - 2) * (height - 2))
+
+    assert measures.noise_sigma(grey) == pytest.approx(direct, rel=1e-9)
+
+
+def test_changed_fraction_removes_mean_shift(demo_video: Path) -> None:
+    first, second = _frames(demo_video, 100, 101)
+    current = cv2.cvtColor(second, cv2.COLOR_BGR2GRAY)
+    previous = cv2.cvtColor(first, cv2.COLOR_BGR2GRAY)
+    offset = float(current.mean()) - float(previous.mean())
+    difference = np.abs(current.astype(np.float64) - previous.astype(np.float64) - offset)
+    expected = float(np.count_nonzero(difference >= 15)) / difference.size
+
+    assert measures.changed_fraction(current, previous, 15) == pytest.approx(expected)
+    assert measures.changed_fraction(current, current, 15) == 0.0

@@ -7,6 +7,13 @@ OpenCV releases the GIL while decoding, resizing and encoding, so the stages
 run in parallel on separate cores. Memory stays flat: the decode queue, the
 writes in flight and one model batch bound the images held at once, and
 only the rows, one small dict a frame, grow with the segment.
+
+These threads, and segments processed side by side, already keep the cores
+busy, so :func:`process_segment` turns OpenCV's own thread pool off for the
+whole process (``cv2.setNumThreads(1)``). With the pool on, every resize
+and filter of the tagger is split across threads that compete with the
+pipeline's: on ``vtest.avi`` tagging cost 0.53 instead of 0.31 CPU ms a
+frame on two cores (``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from framesieve.errors import FramesieveError
@@ -157,6 +165,7 @@ def process_segment(
     if writer_threads < 1:
         raise ValueError(f"writer_threads must be at least 1, got {writer_threads}")
 
+    cv2.setNumThreads(1)
     started = time.monotonic()
     logger.info(
         "segment %d of %s started: frames %d to %s",

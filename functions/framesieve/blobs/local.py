@@ -11,13 +11,13 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import itertools
 import logging
 import os
 import secrets
 import shutil
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from framesieve.blobs.base import BlobStore
@@ -26,6 +26,13 @@ from framesieve.errors import NotFound, RecordNotFound, StorageError
 logger = logging.getLogger(__name__)
 
 _COPY_CHUNK = 1024 * 1024
+
+# Temporary files start with this; list_keys skips them.
+_TEMP_PREFIX = ".tmp-"
+
+# Each store caches the folders it has created. The cache is emptied when it
+# reaches this size, so a long-lived store does not grow without bound.
+_MAX_KNOWN_FOLDERS = 4096
 
 
 def _b64encode(data: bytes) -> str:
@@ -42,6 +49,14 @@ class LocalBlobStore(BlobStore):
         self.root.mkdir(parents=True, exist_ok=True)
         self.base_url = base_url.rstrip("/")
         self._secret = secret if secret is not None else self._load_secret()
+        self._known_folders: dict[str, str] = {}
+        # Temporary names are this store's random token plus a counter, so
+        # they are unique across threads and across processes that share a
+        # PID (a container's first process is PID 1). O_EXCL turns the
+        # unlikely clash with a name left by a killed writer into an error
+        # rather than a shared file.
+        self._temp_token = secrets.token_hex(6)
+        self._temp_counter = itertools.count()
 
     def _load_secret(self) -> bytes:
         # The secret lives beside the blobs, not under them, so no key reaches it.
@@ -62,27 +77,72 @@ class LocalBlobStore(BlobStore):
             raise StorageError(f"invalid blob key {key!r}")
         return path
 
-    def _write_atomically(self, key: str, write) -> None:
+    def _folder_for(self, key: str) -> tuple[str, str]:
+        """Return the folder and file name of ``key``, creating the folder. Keys are checked as in ``path_for``.
+
+        Frames of one video share a folder, so after the first key of a
+        folder only the file name needs checking.
+        """
+        folder_key, _, name = key.rpartition("/")
+        folder = self._known_folders.get(folder_key)
+        if folder is not None and name not in ("", ".", ".."):
+            return folder, name
+
         path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder = str(path.parent)
+        # PurePosixPath drops a trailing "/" or "/.", so only a key that ends
+        # in its file name maps its folder part to path.parent.
+        if path.name == name:
+            if len(self._known_folders) >= _MAX_KNOWN_FOLDERS:
+                self._known_folders.clear()
+            self._known_folders[folder_key] = folder
+        return folder, path.name
+
+    def _create_temp(self, folder: str) -> tuple[int, str]:
+        temp = os.path.join(folder, f"{_TEMP_PREFIX}{self._temp_token}-{next(self._temp_counter)}")
+        return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), temp
+
+    def _open_temp(self, key: str) -> tuple[int, str, str]:
+        """Create an empty temporary file beside ``key``'s file; return its descriptor, its path and the final path."""
+        folder, name = self._folder_for(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd, temp = self._create_temp(folder)
+        except FileNotFoundError:
+            # delete_prefix, or another process, removed a cached folder.
+            self._known_folders.clear()
+            folder, name = self._folder_for(key)
+            fd, temp = self._create_temp(folder)
+        return fd, temp, os.path.join(folder, name)
+
+    def _write_atomically(self, key: str, write: Callable[[int], None]) -> None:
+        """Write through a temporary file renamed over the target, so readers see the old or the new file whole."""
+        try:
+            fd, temp, target = self._open_temp(key)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    write(handle)
-                os.replace(tmp_name, path)
+                try:
+                    write(fd)
+                finally:
+                    os.close(fd)
+                os.replace(temp, target)
             except BaseException:
-                Path(tmp_name).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
                 raise
         except OSError as exc:
             raise StorageError(f"could not write blob {key!r}: {exc}") from exc
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        self._write_atomically(key, lambda handle: handle.write(data))
+        def write(fd: int) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+
+        self._write_atomically(key, write)
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
-        def copy(handle) -> None:
-            with open(path, "rb") as source:
+        def copy(fd: int) -> None:
+            with open(path, "rb") as source, open(fd, "wb", closefd=False) as handle:
                 shutil.copyfileobj(source, handle, _COPY_CHUNK)
 
         self._write_atomically(key, copy)
@@ -120,7 +180,7 @@ class LocalBlobStore(BlobStore):
             return []
         keys = []
         for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.startswith(".tmp-"):
+            if path.is_file() and not path.name.startswith(_TEMP_PREFIX):
                 keys.append(path.relative_to(self.root).as_posix())
         return keys
 

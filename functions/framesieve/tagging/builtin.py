@@ -246,9 +246,10 @@ class FrameTagger:
 
     def measure(self, image_bgr: np.ndarray) -> dict[str, float]:
         """Return the raw statistics behind the tags, and advance the motion reference."""
-        analysis = _analysis_grey(image_bgr)
+        grey = _grey(image_bgr)
+        analysis = _shrunk(grey, ANALYSIS_WIDTH)
         hist = measures.luminance_histogram(analysis)
-        noise_crop = _grey(_centre_crop(image_bgr, *NOISE_CROP))
+        contrast = measures.rms_contrast(analysis)
         thumbnail = _motion_thumbnail(analysis)
 
         changed = 0.0
@@ -259,10 +260,12 @@ class FrameTagger:
         return {
             "median": measures.percentile_from_histogram(hist, 0.5),
             "clipped": measures.saturated_fraction(hist, CLIPPED_LEVEL),
-            "focus": measures.focus_ratio(analysis),
+            "focus": measures.focus_ratio(analysis, contrast),
             "tenengrad": measures.tenengrad(analysis),
-            "contrast": measures.rms_contrast(analysis),
-            "noise_sigma": measures.noise_sigma(noise_crop),
+            "contrast": contrast,
+            # Converting to grey is per pixel, so cropping the grey frame
+            # equals converting the crop.
+            "noise_sigma": measures.noise_sigma(_centre_crop(grey, *NOISE_CROP)),
             "changed": changed,
         }
 

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 
 # Immerkær, "Fast Noise Variance Estimation", CVIU 64(2), 1996: the
-# difference of two Laplacians, which cancels image structure up to
-# second order and leaves the noise.
-_IMMERKAER_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+# difference of two Laplacians, [[1, -2, 1], [-2, 4, -2], [1, -2, 1]],
+# which cancels image structure up to second order and leaves the noise.
+_SECOND_DIFFERENCE = np.array([1, -2, 1], dtype=np.float32)
 
 # Below this variance (grey levels squared) an image is flat, and a focus
 # ratio would divide noise by noise.
@@ -45,17 +45,20 @@ def rms_contrast(grey: np.ndarray) -> float:
     return float(std[0, 0])
 
 
-def focus_ratio(grey: np.ndarray) -> float:
+def focus_ratio(grey: np.ndarray, grey_std: float | None = None) -> float:
     """Variance of the Laplacian divided by the image variance.
 
     The variance of the Laplacian (Pech-Pacheco et al., ICPR 2000) measures
     fine detail, but it also grows with contrast. Dividing by the image
     variance lets a low-contrast scene in focus score as high as a bright one.
+    ``grey_std`` is the image's standard deviation when the caller already
+    has it (:func:`rms_contrast`).
     """
     laplacian = cv2.Laplacian(grey, cv2.CV_16S, ksize=1)
     _, lap_std = cv2.meanStdDev(laplacian)
-    _, std = cv2.meanStdDev(grey)
-    variance = max(float(std[0, 0]) ** 2, _MIN_VARIANCE)
+    if grey_std is None:
+        grey_std = rms_contrast(grey)
+    variance = max(grey_std**2, _MIN_VARIANCE)
     return float(lap_std[0, 0]) ** 2 / variance
 
 
@@ -75,7 +78,10 @@ def noise_sigma(grey: np.ndarray) -> float:
     height, width = grey.shape[:2]
     if height < 3 or width < 3:
         return 0.0
-    response = cv2.filter2D(grey.astype(np.float32), -1, _IMMERKAER_KERNEL)[1:-1, 1:-1]
+    # The kernel is the outer product of [1, -2, 1] with itself, so two 1-D
+    # passes give the same integers as the 3x3 filter; |response| <= 16 * 255
+    # fits in 16 bits.
+    response = cv2.sepFilter2D(grey, cv2.CV_16S, _SECOND_DIFFERENCE, _SECOND_DIFFERENCE)[1:-1, 1:-1]
     total = float(cv2.norm(response, cv2.NORM_L1))
     return math.sqrt(math.pi / 2.0) * total / (6.0 * (width - 2) * (height - 2))
 
@@ -87,5 +93,9 @@ def changed_fraction(current: np.ndarray, previous: np.ndarray, min_difference: 
     auto-exposure steps and lamp flicker do not count as change.
     """
     offset = float(cv2.mean(current)[0]) - float(cv2.mean(previous)[0])
-    difference = cv2.absdiff(current.astype(np.float32), previous.astype(np.float32) + offset)
-    return float(np.count_nonzero(difference >= min_difference)) / difference.size
+    difference = cv2.subtract(current, previous, dtype=cv2.CV_16S)
+    # |difference - offset| >= min_difference, split into its two one-sided
+    # tests so the integer image is compared without a float copy.
+    changed = np.count_nonzero(difference >= offset + min_difference)
+    changed += np.count_nonzero(difference <= offset - min_difference)
+    return float(changed) / difference.size
