@@ -1,8 +1,9 @@
 """The API stack: the Chalice app on Lambda behind an API Gateway REST API.
 
-The app object ``framesieve.api.app`` is itself the Lambda handler: a
-Chalice app is a callable ``app(event, context)`` that serves API Gateway
-proxy events. Its routes begin with ``/v1``, so the stage URL plus
+The Lambda handler is ``framesieve.api.lambda_handler``: it hands API
+Gateway's ``{proxy+}`` events to the Chalice app with the request path as
+the route, because Chalice routes on the resource path, which a proxy
+resource does not name. Routes begin with ``/v1``, so the stage URL plus
 ``v1/<endpoint>`` reaches each endpoint.
 
 By default the function runs from the pipeline's CPU image, because the
@@ -26,7 +27,7 @@ from infra.config import DeployConfig
 from infra.pipeline import PipelineStack, backend_environment
 from infra.refs import import_storage
 
-API_HANDLER = "framesieve.api.app"
+API_HANDLER = "framesieve.api.lambda_handler"
 STAGE_NAME = "prod"
 # API Gateway ends every integration after 29 s, so a longer Lambda timeout
 # would only keep running after the client got a 504.

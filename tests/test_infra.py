@@ -328,7 +328,7 @@ def test_api_function_serves_chalice_app(api: Template) -> None:
         "AWS::Lambda::Function",
         {
             "PackageType": "Image",
-            "ImageConfig": {"Command": ["framesieve.api.app"], "EntryPoint": ["python", "-m", "awslambdaric"]},
+            "ImageConfig": {"Command": ["framesieve.api.lambda_handler"], "EntryPoint": ["python", "-m", "awslambdaric"]},
             "MemorySize": 1024,
             "Timeout": 29,
             "Environment": API_ENVIRONMENT,
@@ -345,7 +345,7 @@ def test_api_layer_variant_uses_zip(cdk_home: Path, tmp_path: Path) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": "framesieve.api.app",
+            "Handler": "framesieve.api.lambda_handler",
             "Runtime": "python3.12",
             "MemorySize": 1024,
             "Timeout": 29,

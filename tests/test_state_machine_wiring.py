@@ -474,6 +474,10 @@ def test_job_pipeline_runs_on_moto(job_pipeline: dict[str, Any], aws_runtime: An
     interpreter = Interpreter(job_pipeline)
     definition = job_pipeline["definition"]
 
+    # Without detector tags the plan asks for no GPU, so segments take the CPU queue.
+    for tag in ("person_detected", "person_count", "face_detected", "text_detected"):
+        aws_runtime.records.delete_tag(PROJECT_ID, tag)
+
     with serve_folder(media) as base_url:
         queue_job(aws_runtime, "job-ok", f"{base_url}/bars.avi")
         try:

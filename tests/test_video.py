@@ -83,7 +83,7 @@ def test_probe_seekable_mp4_and_mov(name: str) -> None:
     ("name", "reason"),
     [
         ("edge__mutagen__no-tags.m4a", "no video stream"),
-        ("edge__mutagen__has-tags.m4a", "no video stream"),
+        ("edge__mutagen__has-tags.m4a", "cover art"),
         ("edge__pymediainfo__mpeg4.mp4", "no video stream"),
         ("edge__pymediainfo__sample.mkv", "no video stream"),
         ("edge__mutagen__truncated-64bit.mp4", "could not decode any frame"),
@@ -101,7 +101,7 @@ def test_probe_rejects_empty_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
 
-    with pytest.raises(VideoError, match="file is empty"):
+    with pytest.raises(VideoError, match="is empty"):
         probe_video(empty)
 
 

@@ -121,6 +121,29 @@ def _route(path: str, operation: Operation, methods: list[str]) -> None:
     app.route(path, methods=ALL_METHODS, content_types=BODY_TYPES)(view)
 
 
+def lambda_handler(event: dict, context: object) -> dict:
+    """Lambda entry point behind an API Gateway ``{proxy+}`` resource.
+
+    Chalice routes on ``requestContext.resourcePath``, which a proxy
+    resource sets to ``/{proxy+}``. No route has path parameters, so the
+    request path itself is the route to run.
+    """
+    path = event.get("path") or ""
+    if path not in app.routes:
+        body = {"description": f"no endpoint at {path}; the endpoints are listed at /v1/openapi.json"}
+        return {
+            "statusCode": 404,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(body),
+            "isBase64Encoded": False,
+        }
+
+    event.setdefault("requestContext", {})["resourcePath"] = path
+    event["resource"] = path
+    event["pathParameters"] = None
+    return app(event, context)
+
+
 _route("/v1/init_project", projects.init_project, ["POST"])
 _route("/v1/get_projects", projects.get_projects, ["GET", "POST"])
 _route("/v1/get_project_settings", projects.get_project_settings, ["GET", "POST"])

@@ -8,6 +8,7 @@ compares as a number and ``person_detected=True`` as a boolean.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -45,6 +46,16 @@ def parse_bool(value: str, name: str) -> bool:
     raise BadRequest(f"filter {name}={value!r} is invalid: {name} takes true or false")
 
 
+def _number(tag: ProjectTag, value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise BadRequest(f"filter {tag.name}={value!r} is invalid: {tag.name} takes a number") from None
+    if not math.isfinite(number):
+        raise BadRequest(f"filter {tag.name}={value!r} is invalid: {tag.name} takes a finite number")
+    return number
+
+
 def _convert(tag: ProjectTag, value: str) -> object:
     if tag.output_kind == "boolean":
         return parse_bool(value, tag.name)
@@ -52,15 +63,9 @@ def _convert(tag: ProjectTag, value: str) -> object:
         try:
             return int(value.strip())
         except ValueError:
-            try:
-                return float(value.strip())
-            except ValueError:
-                raise BadRequest(f"filter {tag.name}={value!r} is invalid: {tag.name} takes a number") from None
+            return _number(tag, value)
     if tag.output_kind == "number":
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise BadRequest(f"filter {tag.name}={value!r} is invalid: {tag.name} takes a number") from None
+        return _number(tag, value)
     return value
 
 

@@ -126,17 +126,18 @@ def _has_frame_index_container(path: Path) -> bool:
     return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
 
 
-def _open_capture(path: Path) -> cv2.VideoCapture:
+def _open_capture(path: Path, label: str | None = None) -> cv2.VideoCapture:
+    label = label or path.name
     if not path.is_file():
-        raise VideoError(f"video file not found: {path}")
+        raise VideoError(f"video file not found: {label}")
     if path.stat().st_size == 0:
-        raise VideoError(f"file is empty: {path.name}")
+        raise VideoError(f"the downloaded file of {label} is empty (0 bytes); check the video URL")
 
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         capture.release()
         raise VideoError(
-            f"no video stream in {path.name}: the file has audio only, is not a video, "
+            f"no video stream in {label}: the file has audio only, is not a video, "
             "or its container is damaged"
         )
     return capture
@@ -169,16 +170,18 @@ def _last_frame_matches_header(path: Path, frame_count: int, fps: float) -> tupl
     return abs(last_seconds - expected) <= 1.5 / fps, last_seconds
 
 
-def probe_video(path: Path) -> VideoInfo:
+def probe_video(path: Path, label: str | None = None) -> VideoInfo:
     """Open a video, decode its first frame and decide whether frame seeking can be trusted.
 
     Raises ``VideoError`` with the reason when the file is missing, empty,
-    has no video stream, or no frame decodes.
+    has no video stream, or no frame decodes. ``label`` names the video in
+    those reasons (the file name by default).
     """
     path = Path(path)
-    capture = _open_capture(path)
+    label = label or path.name
+    capture = _open_capture(path, label)
     try:
-        first = _read_first_frame(capture, path.name)
+        first = _read_first_frame(capture, label)
         fps = float(capture.get(cv2.CAP_PROP_FPS))
         frame_count = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
         codec = _fourcc_text(capture)
@@ -188,8 +191,8 @@ def probe_video(path: Path) -> VideoInfo:
     height, width = first.shape[:2]
     if width < MIN_FRAME_SIDE or height < MIN_FRAME_SIDE:
         raise VideoError(
-            f"no video stream in {path.name}: the only picture is a {width}x{height} still "
-            "(such as cover art in an audio file)"
+            f"frames of {label} are {width}x{height} pixels, below the {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE} minimum: "
+            "the file is an audio file with cover art, or a video too small to tag"
         )
 
     seekable = False

@@ -70,7 +70,7 @@ def probe_and_plan(event: dict) -> dict:
     logger.info("job stage=probe job=%s video=%s", job.job_id, job.video_name)
 
     with current.blobs.local_copy(event["video_key"]) as path:
-        info = probe_video(path)
+        info = probe_video(path, label=f"video {job.video_name!r}")
     segments = plan_segments(info, current.settings.segment_frames)
 
     # The plan fixes the model versions, so every segment of this job runs
@@ -104,6 +104,16 @@ def _project_of(job: Job):
     return None
 
 
+# Decoded frames a segment may buffer, in bytes: an 8K frame is 100 MB, so
+# the configured queue length alone would not bound memory.
+MAX_QUEUE_BYTES = 512 * 1024**2
+
+
+def decode_queue_size(info: VideoInfo, configured: int) -> int:
+    frame_bytes = max(1, info.width * info.height * 3)
+    return max(2, min(configured, MAX_QUEUE_BYTES // frame_bytes))
+
+
 def segment_taggers(event: dict, job: Job) -> list:
     """The model taggers a segment runs: built-in detectors the project shows, then custom models.
 
@@ -131,7 +141,7 @@ def process_segment(event: dict) -> dict:
     job = _job(event["job_id"])
     _require_processing(job)
     segment = Segment.from_dict(event["segment"])
-    VideoInfo.from_dict(event["info"])
+    info = VideoInfo.from_dict(event["info"])
 
     def frame_key(frame_number: int) -> str:
         return keys.frame_image(job.customer_id, job.project_id, job.job_id, frame_number)
@@ -149,13 +159,19 @@ def process_segment(event: dict) -> dict:
             path,
             segment,
             write_frame,
-            queue_size=current.settings.frame_queue_size,
+            queue_size=decode_queue_size(info, current.settings.frame_queue_size),
             extra_taggers=extra_taggers,
             on_progress=lambda frames: current.records.add_job_frames(job.job_id, frames),
         )
 
     for row in result.rows:
         row["frame_key"] = frame_key(row["frame_number"]) if job.can_store else ""
+
+    # The job may have failed while this segment ran (another segment
+    # failed, or the execution was stopped); its files were already removed.
+    if _job(job.job_id).status != JobStatus.PROCESSING:
+        current.blobs.delete_prefix(keys.video_prefix(job.customer_id, job.project_id, job.job_id))
+        raise TransitionRejected(f"job {job.job_id} stopped processing while segment {segment.index} ran; its frames were removed")
 
     part_key = keys.segment_part(job.customer_id, job.project_id, job.job_id, segment.index)
     buffer = io.BytesIO()
@@ -211,9 +227,30 @@ def merge_segments(event: dict) -> dict:
     return {
         "job_id": job.job_id,
         "frame_count": index.num_rows,
+        "duration_seconds": billed_duration(index),
         "index_key": index_key,
         "manifest_key": manifest_key,
     }
+
+
+# Frame rates a camera plausibly records at; hours are billed as if the
+# video ran between these rates even when its timestamps say otherwise.
+MIN_BILLED_FPS = 1.0
+MAX_BILLED_FPS = 240.0
+
+
+def billed_duration(index: pa.Table) -> float:
+    """Seconds of video to charge against ``hours_left``, from decoded frames.
+
+    Header frame rates can be zero or absurd, so the span of the decoded
+    frames' timestamps counts, clamped to what 1 to 240 fps would give.
+    """
+    frames = index.num_rows
+    timestamps = index.column("timestamp").to_numpy()
+    span = float(timestamps.max() - timestamps.min()) if frames else 0.0
+    if frames > 1:
+        span += span / (frames - 1)
+    return min(max(span, frames / MAX_BILLED_FPS), frames / MIN_BILLED_FPS)
 
 
 def _write_frame_manifest(blobs, key: str, job: Job, index: pa.Table) -> None:
@@ -241,6 +278,7 @@ def finalize_job(event: dict) -> dict:
         status=JobStatus.FINISHED,
         frame_count=event["frame_count"],
         frames_done=event["frame_count"],
+        duration_seconds=event.get("duration_seconds", 0.0),
         index_key=event["index_key"],
         manifest_key=event["manifest_key"],
         updated_at=time.time(),
