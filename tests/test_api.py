@@ -239,6 +239,11 @@ def test_bad_requests_get_json_errors(stack, media_root):
         ("GET", "get_metadata", key, None, "project_name=p&start_index=-1", 400),
         ("GET", "get_metadata", key, None, "project_name=p&motion_detected=maybe", 400),
         ("GET", "get_metadata", key, None, "project_name=p&image_width=wide", 400),
+        ("GET", "get_metadata", key, None, "project_name=p&image_width=nan", 400),
+        ("GET", "get_metadata", key, None, "project_name=p&lighting=purple", 400),
+        ("POST", "export_metadata", key, {"project_name": "p", "export_name": "e", "tags": 7}, "", 400),
+        ("POST", "export_metadata", key, {"project_name": "p", "export_name": "e", "tags": ["lighting"]}, "", 400),
+        ("POST", "set_project_settings", key, {"project_name": "p"}, "", 400),
         ("GET", "push_video", key, None, "project_name=p", 405),
     ]
     for method, endpoint, caller, body, query, expected in cases:
@@ -432,3 +437,40 @@ def test_detector_tags_on_frames(stack, media_root):
     assert frame["person_count"] >= 1
     assert len(frame["person_boxes"]) == frame["person_count"]
     assert all(0.0 <= value <= 1.0 for box in frame["person_boxes"] for value in box)
+
+
+def test_filters_in_body_list_and_case(stack, media_root):
+    key = stack.new_key()
+    indexed_project(stack, key, media_root)
+
+    status, upper = stack.call("GET", "get_metadata", key, query="project_name=site_a&lighting=NORMAL&end_index=0")
+    status, lower = stack.call("GET", "get_metadata", key, query="project_name=site_a&lighting=normal&end_index=0")
+    assert status == 200
+    assert upper["total_samples"] == lower["total_samples"]
+
+    body = {"project_name": "site_a", "export_name": "listed", "tags": ["motion_detected=true", "camera=north"]}
+    status, listed = stack.call("POST", "export_metadata", key, body)
+    assert status == 200, listed
+    status, moving = stack.call("GET", "get_metadata", key, query="project_name=site_a&motion_detected=true&end_index=0")
+    assert listed["num_samples"] == moving["total_samples"]
+
+
+def test_tag_named_like_metadata_key_rejected(stack, media_root):
+    key = stack.new_key()
+    indexed_project(stack, key, media_root, metadata={"site": "north"})
+    status, body = stack.call("POST", "add_tags", key, {"project_name": "site_a", "tags": [{"name": "site", "description": "x"}]})
+    assert status == 400
+    assert "site" in body["description"]
+    status, body = stack.call("GET", "get_metadata", key, query="project_name=site_a&site=north&end_index=0")
+    assert body["total_samples"] == CLIP_FRAMES
+
+
+def test_api_keeps_package_logging():
+    """Chalice configures a logger named after the app; ours must still log."""
+    import logging
+
+    import framesieve.api  # noqa: F401
+
+    package = logging.getLogger("framesieve")
+    assert package.propagate is True
+    assert package.level == logging.NOTSET

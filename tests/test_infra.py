@@ -447,6 +447,8 @@ def test_segment_map_runs_batch_jobs(pipeline: Template) -> None:
         "video_key.$": "$.video_key",
         "info.$": "$.info",
         "models.$": "$.models",
+        "model_tags.$": "$.model_tags",
+        "cascade.$": "$.cascade",
         "segment.$": "$$.Map.Item.Value",
     }
 

@@ -26,7 +26,9 @@ from framesieve.service.context import Context, Params
 
 logger = logging.getLogger(__name__)
 
-app = Chalice(app_name="framesieve")
+# Chalice configures a logger named after the app, so the name must not be a
+# package of ours: "framesieve" would silence every framesieve.* log line.
+app = Chalice(app_name="framesieve-api")
 app.api.binary_types = ["application/octet-stream", "image/jpeg", "application/gzip"]
 
 Operation = Callable[[Context, Params], object]

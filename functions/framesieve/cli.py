@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from framesieve.settings import Settings
@@ -20,6 +21,12 @@ def _configure_logging(verbose: bool) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from framesieve import runtime, server
 
+    # Signed links embed the server's address, so the flags must reach the
+    # settings that the runtime reads, not only the listening socket.
+    if args.host:
+        os.environ["FRAMESIEVE_HOST"] = args.host
+    if args.port:
+        os.environ["FRAMESIEVE_PORT"] = str(args.port)
     settings = Settings.from_env()
     runtime.current()
     server.serve(args.host or settings.host, args.port or settings.port)

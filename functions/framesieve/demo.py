@@ -119,7 +119,7 @@ def _report(client: Client, project: str, job: dict, download_dir: Path) -> None
             text = str(value).lower() if isinstance(value, bool) else value
             total = client.call("get_metadata", project_name=project, start_index=0, end_index=0, **{tag["name"]: text})["total_samples"]
             if total:
-                counts.append(f"{value}={total}")
+                counts.append(f"{text}={total}")
         print(f"  {tag['name']:<16} {', '.join(counts)}")
 
     print("\nQueries:")

@@ -66,6 +66,15 @@ def _convert(tag: ProjectTag, value: str) -> object:
             return _number(tag, value)
     if tag.output_kind == "number":
         return _number(tag, value)
+
+    # A tag with known classes takes only those, matched without case.
+    if tag.outputs:
+        by_lower = {str(output).lower(): output for output in tag.outputs}
+        match = by_lower.get(value.strip().lower())
+        if match is None:
+            choices = ", ".join(str(output) for output in tag.outputs)
+            raise BadRequest(f"filter {tag.name}={value!r} is invalid: {tag.name} takes one of {choices}")
+        return match
     return value
 
 

@@ -103,7 +103,7 @@ class FramesieveRequestHandler(ChaliceRequestHandler):
 
 
 def make_server(host: str, port: int) -> LocalDevServer:
-    config = Config.create(chalice_app=app, app_name="framesieve", stage="dev")
+    config = Config.create(chalice_app=app, app_name=app.app_name, stage="dev")
 
     # What chalice.local.create_local_server does, which takes no handler
     # class: give the app the thread-local request of Chalice's local mode.

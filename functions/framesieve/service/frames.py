@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from framesieve.errors import BadRequest
+from framesieve.errors import BadRequest
 from framesieve.filters import FrameFilter, parse_filters
 from framesieve.query import FrameRenderer, page_frames, queryable_jobs, video_intervals
 from framesieve.records.base import Job, Project
@@ -21,8 +22,13 @@ def filter_params(params: Params) -> dict[str, list[str]]:
     """
     merged: dict[str, list[str]] = {name: list(values) for name, values in params.query.items()}
     sources = [params.body]
-    if isinstance(params.body.get("tags"), dict):
-        sources.append(params.body["tags"])
+    tags = params.body.get("tags")
+    if isinstance(tags, dict):
+        sources.append(tags)
+    elif isinstance(tags, list):
+        sources.append(_pairs(tags))
+    elif tags is not None:
+        raise BadRequest('tags must be an object of tag name to value(s), or a list of "name=value" strings')
 
     for source in sources:
         for name, value in source.items():
@@ -31,6 +37,17 @@ def filter_params(params: Params) -> dict[str, list[str]]:
             values = value if isinstance(value, list) else [value]
             merged.setdefault(name, []).extend(_as_text(item) for item in values)
     return merged
+
+
+def _pairs(entries: list) -> dict[str, list[str]]:
+    """``["lighting=dim", "blur=blurry"]`` as filters: the spec calls ``tags`` a list."""
+    pairs: dict[str, list[str]] = {}
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, str) or "=" not in entry:
+            raise BadRequest(f'tags[{position}] must be a "name=value" string, got {entry!r}')
+        name, _, value = entry.partition("=")
+        pairs.setdefault(name.strip(), []).append(value.strip())
+    return pairs
 
 
 def _as_text(value: object) -> str:

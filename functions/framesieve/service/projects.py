@@ -71,6 +71,8 @@ def get_project_settings(ctx: Context, params: Params) -> dict:
 def set_project_settings(ctx: Context, params: Params) -> dict:
     """Replace the project's settings; new jobs use them."""
     project = ctx.project(params)
+    if not isinstance(params.get("cascade"), dict):
+        raise BadRequest("cascade must be an object with enabled, threshold and/or max_gap_frames")
     settings = _settings(params)
     ctx.records.update_project_settings(ctx.key.customer_id, project.project_name, settings)
     logger.info("project settings updated project=%s settings=%s", project.project_name, settings)
@@ -106,6 +108,14 @@ def add_tags(ctx: Context, params: Params) -> dict:
         if len(description) > 1024:
             raise BadRequest(f"tags[{position}].description is longer than 1024 characters")
         new_tags.append(Tag(project_id=project.project_id, name=name, description=description, created_at=now))
+
+    metadata_keys = {key for job in ctx.records.list_jobs(project.project_id) for key in job.user_metadata}
+    clashes = sorted(tag.name for tag in new_tags if tag.name in metadata_keys)
+    if clashes:
+        raise BadRequest(
+            f"tag names {', '.join(clashes)} are user_metadata keys of videos in this project; "
+            "a filter could not tell them apart, so choose other names"
+        )
 
     for tag in new_tags:
         ctx.records.put_tag(tag)
