@@ -1,7 +1,7 @@
 """Custom ONNX models: their config, validation, and the tagger that runs them.
 
-A version is two files: an ONNX model and a JSON or YAML config that says
-which tag the model serves and how to feed it::
+A version is two files: an ONNX model and a JSON or YAML config that names
+the tag the model serves and describes its input::
 
     tag: weather                 # the tag name its values appear under
     task: classify               # or: detect
@@ -46,7 +46,7 @@ MAX_INPUT_SIDE = 4096
 
 
 class ModelInvalid(FramesieveError):
-    """A custom model version cannot be used; the description says why."""
+    """A custom model version cannot be used; the description gives the reason."""
 
     status = 422
 

@@ -26,7 +26,7 @@ STATUS_FAILED = "failed"
 
 
 def model_key_id(model_name: str) -> str:
-    """A storage id for a model name, so the client's name never enters a key."""
+    """Return a storage id for a model name, so the client's name never enters a key."""
     return hashlib.sha256(model_name.encode("utf-8")).hexdigest()[:16]
 
 
@@ -42,7 +42,7 @@ def fetch_and_validate(
     """Download a version's files into blob storage and check that the model runs.
 
     Never raises for a bad model: the returned version is ``failed`` with
-    the reason, so the API can record it and answer.
+    the reason, so the API can record it and respond.
     """
     version_id = hashlib.sha256(f"{version_name}:{time.time_ns()}".encode()).hexdigest()[:16]
     policy = dataclasses.replace(FetchPolicy.from_settings(settings), max_bytes=settings.max_model_bytes)

@@ -2,8 +2,8 @@
 
 fetch_video -> probe_and_plan -> process_segment (one per segment, in
 parallel) -> merge_segments -> finalize_job, and fail_job when any step
-raises. Each step reads the job record, so a retried or resumed step sees
-the job's current state; status moves only forward through conditional
+raises. Each step reads the job record, so a retried or resumed step acts
+on the job's current state. Status moves only forward, through conditional
 updates.
 """
 

@@ -1,7 +1,7 @@
 """Custom models: add_custom_model_config, set_active_custom_model, get_custom_models.
 
 Files are fetched and the version validated while the request waits, so
-the response already says whether the version is ``up`` or ``failed``.
+the response already states whether the version is ``up`` or ``failed``.
 The first version that validates becomes active; later ones wait for
 set_active_custom_model.
 """
