@@ -67,7 +67,10 @@ class Stack:
         if method == "GET":
             response = self.client.http.get(path, headers=headers)
         else:
-            payload = body if isinstance(body, (str, bytes)) else json.dumps(body if body is not None else {})
+            if isinstance(body, (str, bytes)):
+                payload = body
+            else:
+                payload = json.dumps(body if body is not None else {})
             response = self.client.http.post(path, headers=headers, body=payload)
         return response.status_code, json.loads(response.body) if response.body else None
 

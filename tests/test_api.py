@@ -144,7 +144,8 @@ def test_push_index_query_export(stack, media_root):
     assert frame["camera"] == "north"
     assert frame["train"] is False
     assert frame["project_name"] == "site_a"
-    assert "signed_url" in frame and "storage_path" in frame
+    assert "signed_url" in frame
+    assert "storage_path" in frame
     assert [item["frame_number"] for item in body["metadata"]] == list(range(CLIP_FRAMES))
 
     # Pages partition the matches and next_start walks them.
@@ -195,7 +196,8 @@ def test_push_index_query_export(stack, media_root):
     export = body["exports"][0]
     assert export["name"] == "moving"
     assert export["status"] == "complete", export
-    assert "json_path" in export and "tar_path" in export
+    assert "json_path" in export
+    assert "tar_path" in export
 
     tar_key = stack.runtime.records.list_exports(stack.runtime.records.get_project(stack.runtime.records.get_api_key(_hash(key)).customer_id, "site_a").project_id)[0].tar_key
     archive = tarfile.open(fileobj=io.BytesIO(stack.runtime.export_blobs.get_bytes(tar_key)), mode="r:gz")
@@ -377,7 +379,8 @@ def test_second_customer_cannot_touch_anything(stack, media_root):
     assert after["total_samples"] == before["total_samples"]
     status, tags = stack.call("GET", "get_tags", owner, query="project_name=site_a")
     names = {tag["name"] for tag in tags["tag_status"]["tags"]}
-    assert "lighting" in names and "stolen" not in names
+    assert "lighting" in names
+    assert "stolen" not in names
     status, jobs = stack.call("GET", "get_all_jobs", owner, query="project_name=site_a")
     assert jobs["total_jobs"] == 1
     status, exports = stack.call("GET", "get_exports_status", owner, query="project_name=site_a")

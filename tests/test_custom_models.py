@@ -95,7 +95,7 @@ def media_root(tmp_path_factory, demo_video: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def file_server(media_root):
-    """An HTTP server on 127.0.0.1 serving the model files, for URLs that answer errors."""
+    """An HTTP server on 127.0.0.1 serving the model files, for URLs that return errors."""
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(media_root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -128,7 +128,7 @@ def models_by_name(stack, key):
 
 
 def expected_exposure(path: Path) -> list[str]:
-    """The classifier's answer computed independently with OpenCV and numpy."""
+    """Compute the classifier's labels independently with OpenCV and numpy."""
     reader = cv2.VideoCapture(str(path))
     labels = []
     while True:
@@ -258,7 +258,7 @@ def person_model(media_root) -> Path:
         "score_threshold: 0.3\n"
     )
 
-    # Real footage with people, then the same frames blacked out: both answers occur.
+    # Real footage with people, then the same frames blacked out: both values occur.
     reader = cv2.VideoCapture(str(media_root / "clip.avi"))
     frames = []
     while True:

@@ -474,7 +474,7 @@ def test_job_pipeline_runs_on_moto(job_pipeline: dict[str, Any], aws_runtime: An
     interpreter = Interpreter(job_pipeline)
     definition = job_pipeline["definition"]
 
-    # Without detector tags the plan asks for no GPU, so segments take the CPU queue.
+    # Without detector tags the plan requests no GPU, so segments take the CPU queue.
     for tag in ("person_detected", "person_count", "face_detected", "text_detected"):
         aws_runtime.records.delete_tag(PROJECT_ID, tag)
 

@@ -295,3 +295,19 @@ def test_finished_job_stays_finished(stack, media_root):
     assert "reason" not in after
     assert sorted(video_blobs(stack, job_id)) == blobs_before
     assert query_total(stack) == CLIP_FRAMES
+
+
+def test_export_manifest_fault_marks_failed(stack, media_root):
+    job = push_and_wait(stack, media_root, "clip")
+    assert job["status"] == "finished", job
+
+    stack.runtime.blobs.arm("/exports/", 1)
+    status, body = stack.call("GET", "export_metadata", stack.key, query=f"project_name={PROJECT}&export_name=broken")
+    assert status == 503, body
+    assert "injected fault" in body["description"]
+
+    status, body = stack.call("GET", "get_exports_status", stack.key, query=f"project_name={PROJECT}")
+    export = body["exports"][0]
+    assert export["name"] == "broken"
+    assert export["status"] == "failed"
+    assert "manifest" in export["reason"]

@@ -281,7 +281,8 @@ def test_grey_input_is_tagged(demo_video: Path) -> None:
 
 
 def test_noise_sigma_equals_immerkaer_3x3_kernel(demo_video: Path) -> None:
-    # The separable filter must give the same sigma as the paper's 3x3 kernel.
+    # The separable filter must give the same sigma as the 3x3 kernel of
+    # Immerkær, "Fast Noise Variance Estimation" (1996).
     grey = cv2.cvtColor(_frame(demo_video, 100), cv2.COLOR_BGR2GRAY)
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
     response = cv2.filter2D(grey.astype(np.float32), -1, kernel)[1:-1, 1:-1]

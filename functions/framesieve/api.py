@@ -3,7 +3,7 @@
 Every route authenticates with ``X-API-Key``, reads parameters from the query
 string and, for POST, the JSON body, calls one service function and returns
 its dict as JSON. Domain errors become ``{"description": ...}`` with their
-status; anything unexpected is logged and answered with a plain 500, never a
+status. Anything unexpected is logged and returns a plain 500 without a
 stack trace.
 """
 
@@ -79,7 +79,7 @@ _limiters: dict[int, RateLimiter] = {}
 
 
 def _limiter(current: runtime.Runtime) -> RateLimiter:
-    """One limiter per runtime, so a process that swaps runtimes gets fresh limits."""
+    """Return the limiter of this runtime, so a process that swaps runtimes gets fresh limits."""
     limiter = _limiters.get(id(current.settings))
     if limiter is None:
         settings = current.settings

@@ -27,7 +27,7 @@ DEFAULT_VIDEO = REPO_ROOT / "tests" / "data" / "videos" / "vtest.avi"
 
 
 class DemoError(RuntimeError):
-    """The demo could not complete; the message says which step failed."""
+    """The demo could not complete; the message names the step that failed."""
 
 
 class Client:
@@ -50,7 +50,7 @@ class Client:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")
-            raise DemoError(f"{endpoint} answered HTTP {exc.code}: {detail}") from None
+            raise DemoError(f"{endpoint} failed with HTTP {exc.code}: {detail}") from None
 
 
 def _free_port() -> int:
@@ -70,7 +70,7 @@ def _wait_until_up(base_url: str, server: subprocess.Popen, timeout: float = 60.
             return
         except OSError:
             time.sleep(0.2)
-    raise DemoError(f"the server did not answer on {base_url} within {timeout:.0f} s")
+    raise DemoError(f"the server did not respond on {base_url} within {timeout:.0f} s; check the log lines above")
 
 
 def _create_key(env: dict) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class FramesieveError(Exception):
-    """Base class; ``status`` is the HTTP status the API answers with."""
+    """Base class; ``status`` is the HTTP status the API returns for it."""
 
     status = 500
 

@@ -1,7 +1,7 @@
 """Exports: the JSON manifest of a query and the tarball of its frames.
 
 The manifest is written when the export is requested and is the export's
-source of truth: the tarball holds exactly the frames it lists, even if
+source of truth: the tarball contains exactly the frames it lists, even if
 more videos finish in between.
 """
 

@@ -1,7 +1,7 @@
 """Blob keys. Every key is built here from ids the platform generated.
 
 Keys start with the customer id, so one customer's objects share a prefix
-that no other customer's key can reach; client-chosen names never appear in
+that no other customer's key can reach. Client-chosen names never appear in
 a key.
 """
 

@@ -41,8 +41,8 @@ def fetch_and_validate(
 ) -> ModelVersion:
     """Download a version's files into blob storage and check that the model runs.
 
-    Never raises for a bad model: the returned version is ``failed`` with
-    the reason, so the API can record it and respond.
+    A bad file or model does not raise: the returned version is ``failed``
+    with the reason, so the API can record it. Storage failures do raise.
     """
     version_id = hashlib.sha256(f"{version_name}:{time.time_ns()}".encode()).hexdigest()[:16]
     policy = dataclasses.replace(FetchPolicy.from_settings(settings), max_bytes=settings.max_model_bytes)

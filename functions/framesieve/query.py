@@ -106,7 +106,7 @@ def iter_matches(
     frame_filter: FrameFilter,
     batch_size: int = 5000,
 ) -> Iterator[tuple[Job, dict]]:
-    """Every matching row with its video, in query order, a batch at a time."""
+    """Yield every matching row with its video, in query order, a batch at a time."""
     for job in jobs:
         table, rows = _matches(index, job, frame_filter)
         for begin in range(0, rows.size, batch_size):

@@ -1,7 +1,7 @@
 """The backends of one process, chosen once from settings.
 
-Everything else asks this module for ``records``, ``blobs`` and ``executor``
-and never for the backend's name. Tests install their own with
+Everything else gets ``records``, ``blobs`` and ``executor`` from here and
+never reads the backend's name. Tests install their own with
 :func:`install`.
 """
 
@@ -69,14 +69,14 @@ def build(settings: Settings) -> Runtime:
 
 
 def install(runtime: Runtime | None) -> None:
-    """Make ``runtime`` the current one (``None`` forgets it)."""
+    """Make ``runtime`` the current one (``None`` clears it)."""
     global _current
     with _lock:
         _current = runtime
 
 
 def current() -> Runtime:
-    """The process's runtime, built from the environment on first use."""
+    """Return the process's runtime, built from the environment on first use."""
     global _current
     with _lock:
         if _current is None:

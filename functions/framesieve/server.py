@@ -44,8 +44,8 @@ class FramesieveRequestHandler(ChaliceRequestHandler):
             self._serve_blob()
             return
 
-        # Chalice's local gateway answers an unknown path with API Gateway's
-        # 403 {"message": ...}; every framesieve error carries a description.
+        # Chalice's local gateway returns API Gateway's 403 {"message": ...}
+        # for an unknown path, but every framesieve error carries a description.
         path = self.path.split("?", 1)[0]
         if path not in app.routes:
             self._send_json(404, f"no endpoint at {path[:200]!r}; the endpoints are listed at {OPENAPI_PATH}")

@@ -52,7 +52,7 @@ def builtin_specs() -> dict:
 
 
 def project_tags(records: RecordStore, project_id: str) -> list[ProjectTag]:
-    """Every visible tag of a project: built-ins first, then requested tags."""
+    """List every visible tag of a project: built-ins first, then requested tags."""
     requested: dict[str, Tag] = {tag.name: tag for tag in records.list_tags(project_id)}
     tags: list[ProjectTag] = []
 

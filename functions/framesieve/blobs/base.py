@@ -47,11 +47,11 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def presigned_url(self, key: str, expires_seconds: int) -> str:
-        """A URL that downloads the object without an API key until it expires."""
+        """Return a URL that downloads the object without an API key until it expires."""
 
     @abc.abstractmethod
     def storage_uri(self, key: str) -> str:
-        """The object's address in the backend (``s3://...`` or ``file://...``)."""
+        """Return the object's address in the backend (``s3://...`` or ``file://...``)."""
 
     @contextlib.contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:

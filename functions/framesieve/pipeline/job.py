@@ -115,7 +115,7 @@ def decode_queue_size(info: VideoInfo, configured: int) -> int:
 
 
 def segment_taggers(event: dict, job: Job) -> list:
-    """The model taggers a segment runs: built-in detectors the project shows, then custom models.
+    """Build the model taggers a segment runs: built-in detectors the project shows, then custom models.
 
     With the cascade on they run only on frames that changed, behind one
     ``CascadedTagger`` per segment because the cascade keeps state.
@@ -233,8 +233,8 @@ def merge_segments(event: dict) -> dict:
     }
 
 
-# Frame rates a camera plausibly records at; hours are billed as if the
-# video ran between these rates even when its timestamps say otherwise.
+# Frame rates a camera plausibly records at. Hours are billed as if the
+# video ran between these rates, whatever its timestamps claim.
 MIN_BILLED_FPS = 1.0
 MAX_BILLED_FPS = 240.0
 
@@ -296,7 +296,7 @@ def _remove_scratch(job: Job) -> None:
 
 
 def failure_reason(error: object) -> str:
-    """A person-readable reason from an exception or a Step Functions error object."""
+    """Build a person-readable reason from an exception or a Step Functions error object."""
     if isinstance(error, FramesieveError):
         return error.description
     if isinstance(error, BaseException):

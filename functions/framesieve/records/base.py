@@ -45,7 +45,7 @@ class ApiKey:
 
 @dataclass
 class Project:
-    """A customer's project; ``settings`` holds per-project options such as the model cascade."""
+    """A customer's project; ``settings`` contains per-project options such as the model cascade."""
 
     project_id: str
     customer_id: str
@@ -250,8 +250,8 @@ class RecordStore(abc.ABC):
         """Add ``frames`` to the job's ``frames_done`` progress counter.
 
         Segments finish concurrently, so adapters override this with an
-        atomic increment; this fallback reads and writes and may lose a count
-        under contention, which only affects the progress figure.
+        atomic increment. This fallback reads, then writes, so it may lose a
+        count under contention. Only the progress figure is affected.
         """
         job = self.get_job(job_id)
         self.update_job(job_id, None, frames_done=job.frames_done + frames)

@@ -1,4 +1,4 @@
-"""What an operation runs with: the backends, the caller and its parameters."""
+"""The context of an operation: the backends, the caller and its parameters."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ _indexes: dict[int, FrameIndex] = {}
 
 
 def frame_index_for(runtime: Runtime) -> FrameIndex:
-    """One index cache per blob store, shared by all requests of the process."""
+    """Return the index cache of this blob store, shared by all requests of the process."""
     with _index_lock:
         index = _indexes.get(id(runtime.blobs))
         if index is None:
@@ -78,7 +78,7 @@ class Context:
         return frame_index_for(self.runtime)
 
     def project(self, params: Params) -> Project:
-        """The caller's project named by ``project_name``; 404 for anyone else's."""
+        """Return the caller's project named by ``project_name``; ``NotFound`` for anyone else's."""
         from framesieve.names import validate_name
 
         name = validate_name("project_name", params.get("project_name"))

@@ -5,10 +5,9 @@ the response already states whether the version is ``up`` or ``failed``.
 The first version that validates becomes active; later ones wait for
 set_active_custom_model.
 
-NOTE: behind API Gateway a request ends after 29 s, so on AWS a model that
-takes longer to download and check fails the request (504) instead of
-being recorded; moving validation into a Step Functions task would lift
-that limit.
+NOTE: behind API Gateway a request ends after 29 s. On AWS a model that
+takes longer to download and check fails the request (504) and is not
+recorded. Moving validation into a Step Functions task would lift that limit.
 """
 
 from __future__ import annotations

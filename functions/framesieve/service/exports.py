@@ -7,7 +7,7 @@ import time
 import uuid
 
 from framesieve import keys
-from framesieve.errors import Conflict, RecordExists
+from framesieve.errors import Conflict, FramesieveError, RecordExists
 from framesieve.export import frame_archive_path, time_created, write_manifest
 from framesieve.names import validate_name
 from framesieve.query import FrameRenderer, iter_matches
@@ -49,7 +49,15 @@ def export_metadata(ctx: Context, params: Params) -> dict:
 
     json_key = keys.export_manifest(ctx.key.customer_id, project.project_id, export.export_id)
     header = {"project_name": project.project_name, "export_name": name, "filters": frame_filter.to_dict()}
-    count = write_manifest(ctx.runtime.export_blobs, json_key, header, samples())
+    try:
+        count = write_manifest(ctx.runtime.export_blobs, json_key, header, samples())
+    except FramesieveError as exc:
+        # Without this the export would stay queued forever in get_exports_status.
+        logger.error("export manifest failed export=%s project=%s error=%s", export.export_id, project.project_name, exc)
+        ctx.records.update_export(
+            export.export_id, [ExportStatus.QUEUED], status=ExportStatus.FAILED, reason=f"writing the manifest failed: {exc}"
+        )
+        raise
     ctx.records.update_export(export.export_id, [ExportStatus.QUEUED], json_key=json_key, num_samples=count)
 
     logger.info("export queued export=%s project=%s samples=%d", export.export_id, project.project_name, count)

@@ -59,7 +59,7 @@ def _as_text(value: object) -> str:
 
 
 def resolve_filter(ctx: Context, project: Project, params: Params) -> tuple[FrameFilter, list[Job], set[str]]:
-    """The parsed filter, the videos it can match, and the hidden built-in tags."""
+    """Parse the filter; return it, the videos it can match, and the hidden built-in tags."""
     tags = project_tags(ctx.records, project.project_id)
     jobs = ctx.records.list_jobs(project.project_id)
     metadata_keys = {key for job in jobs for key in job.user_metadata}
